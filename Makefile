@@ -1,0 +1,85 @@
+# MCA developer entry points. `make demo` and `make test` are the two a new
+# user needs (README.md); everything else is for working on MCA.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := all
+
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= 2
+BUILD_TYPE ?= RelWithDebInfo
+TESTENV_DIR ?= $(CURDIR)/.testenv
+export MCA_TESTENV_DIR := $(TESTENV_DIR)
+
+SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
+
+.PHONY: all deps configure build test test-unit test-integration testenv testenv-up \
+        testenv-down testenv-status demo format format-check lint asan clean
+
+all: deps build
+
+deps:
+	@hack/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Builds (or finds cached) kube-apiserver and kubectl before ctest, so the
+# slow first build is not charged to a test's timeout.
+testenv:
+	@hack/testenv build >/dev/null
+
+# Every label: unit, integration and e2e. ctest starts the test clusters once
+# for the suite (fixture testenv.up) and stops them at the end.
+test: deps build testenv
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+test-unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L unit
+
+test-integration: build testenv
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L integration
+
+testenv-up:
+	hack/testenv up --dir $(TESTENV_DIR)
+
+testenv-down:
+	hack/testenv down --dir $(TESTENV_DIR)
+
+testenv-status:
+	hack/testenv status --dir $(TESTENV_DIR)
+
+# The main job, grown by later issues into the full routing demo. For now:
+# dependencies, the build, and three local clusters with their endpoints.
+demo: deps build testenv
+	@hack/testenv status --dir $(TESTENV_DIR) >/dev/null 2>&1 || hack/testenv up --dir $(TESTENV_DIR)
+	@hack/testenv status --dir $(TESTENV_DIR)
+	@echo
+	@echo "Clusters: $(TESTENV_DIR)/clusters.json"
+	@echo "Try:      hack/testenv kubectl --kubeconfig $(TESTENV_DIR)/kubeconfig --context east get namespaces"
+	@echo "          $(BUILD_DIR)/sidecar/mca-sidecar --version"
+	@echo "Stop:     make testenv-down"
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run --Werror $(SOURCES)
+
+lint: configure
+	clang-tidy -p $(BUILD_DIR) --quiet $(filter %.cpp,$(SOURCES))
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build running the unit tests.
+asan: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCA_SANITIZE=address,undefined
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS) -L unit
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)
