@@ -33,6 +33,7 @@ testenv testenv::load(std::string& error) {
     return {};
   }
   testenv env;
+  env.dir_ = dir;
   try {
     auto j = nlohmann::json::parse(in);
     env.kubectl_ = j.at("kubectl").get<std::string>();
@@ -80,6 +81,23 @@ process::process_result testenv::kubectl(const std::string& cluster_name,
   if (!r) {
     process::process_result failed;
     failed.err = "cannot run " + kubectl_.string() + ": " + r.error().message();
+    return failed;
+  }
+  return *r;
+}
+
+process::process_result testenv::hack_testenv(
+    std::vector<std::string> args) const {
+  process::process_spec spec;
+  spec.argv = {std::string(MCA_SOURCE_DIR) + "/hack/testenv"};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.argv.push_back("--dir");
+  spec.argv.push_back(dir_.string());
+  spec.timeout = std::chrono::seconds(180);
+  auto r = process::run_process(spec);
+  if (!r) {
+    process::process_result failed;
+    failed.err = "cannot run hack/testenv: " + r.error().message();
     return failed;
   }
   return *r;

@@ -33,6 +33,12 @@ class testenv {
   const cluster& at(const std::string& name) const;
   const std::filesystem::path& kubectl() const { return kubectl_; }
 
+  // The testenv directory (for hack/testenv stop-cluster and friends).
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Runs hack/testenv with these arguments and --dir of this testenv.
+  process::process_result hack_testenv(std::vector<std::string> args) const;
+
   // Runs the testenv's kubectl against one cluster's admin kubeconfig.
   process::process_result kubectl(const std::string& cluster_name,
                                   std::vector<std::string> args,
@@ -41,6 +47,7 @@ class testenv {
  private:
   std::vector<cluster> clusters_;
   std::filesystem::path kubectl_;
+  std::filesystem::path dir_;
 };
 
 // A name unique to this test run, valid as a Kubernetes object name.

@@ -18,6 +18,10 @@ commands:
   up      --clusters N --dir DIR   start etcd and N API servers, wait for /readyz
   down    --dir DIR                stop everything "up" started in DIR
   status  --dir DIR                show each cluster and whether it is ready
+  stop-cluster  --dir DIR --cluster NAME   stop one API server (simulate an outage)
+  start-cluster --dir DIR --cluster NAME   start it again, as before; waits for /readyz
+  compact --dir DIR                compact etcd at its current revision (old
+                                   resourceVersions then get 410 Gone)
   etcd    --data-dir D --client-port P --peer-port Q   (internal) run embedded etcd
 
 Run "testenv COMMAND --help" for a command's flags.
@@ -38,6 +42,12 @@ func main() {
 		err = runStatus(os.Args[2:])
 	case "etcd":
 		err = runEtcd(os.Args[2:])
+	case "stop-cluster":
+		err = runStopCluster(os.Args[2:])
+	case "start-cluster":
+		err = runStartCluster(os.Args[2:])
+	case "compact":
+		err = runCompact(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -43,6 +43,9 @@ type proc struct {
 	// A string the process's command line contains, so a recycled PID is
 	// never mistaken for ours.
 	Marker string `json:"marker"`
+	// How to start it again (stop-cluster / start-cluster).
+	Argv []string `json:"argv"`
+	Log  string   `json:"log"`
 }
 
 // state is DIR/state.json, written as processes start so that "down" can

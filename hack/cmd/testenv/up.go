@@ -324,7 +324,15 @@ func spawn(st *state, dir, name, marker, logPath, bin string, args ...string) er
 	}
 	// Reap it if it dies while "up" still runs; afterwards init does.
 	go cmd.Wait()
-	st.Procs = append(st.Procs, proc{Name: name, PID: cmd.Process.Pid, Marker: marker})
+	p := proc{Name: name, PID: cmd.Process.Pid, Marker: marker,
+		Argv: append([]string{bin}, args...), Log: logPath}
+	for i := range st.Procs {
+		if st.Procs[i].Name == name {
+			st.Procs[i] = p
+			return st.save(dir)
+		}
+	}
+	st.Procs = append(st.Procs, p)
 	return st.save(dir)
 }
 
