@@ -14,7 +14,7 @@ export MCA_TESTENV_DIR := $(TESTENV_DIR)
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 
 .PHONY: all deps configure build test test-unit test-integration testenv testenv-up \
-        testenv-down testenv-status demo format format-check lint asan clean
+        testenv-down testenv-status demo bench format format-check lint asan clean
 
 all: deps build
 
@@ -64,6 +64,10 @@ demo: deps build testenv
 	@echo "Try:      hack/testenv kubectl --kubeconfig $(TESTENV_DIR)/kubeconfig --context east get namespaces"
 	@echo "          $(BUILD_DIR)/sidecar/mca-sidecar --version"
 	@echo "Stop:     make testenv-down"
+
+# Client figures against the developer clusters (make testenv-up first).
+bench: build
+	$(BUILD_DIR)/bench/kube_client_bench
 
 format:
 	clang-format -i $(SOURCES)

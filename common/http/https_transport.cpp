@@ -430,7 +430,7 @@ class https_response_stream final : public response_stream {
   beast::flat_buffer buffer_;
   std::unique_ptr<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::string what_;
-  std::array<char, 64 * 1024> chunk_{};
+  std::array<char, std::size_t{64} * 1024> chunk_{};
 };
 
 asio::awaitable<result<std::unique_ptr<response_stream>>>

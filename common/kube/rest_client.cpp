@@ -195,7 +195,7 @@ asio::awaitable<result<std::unique_ptr<watch_stream>>> rest_client::watch(
     // Read the (small) Status body the server sent instead of events.
     http::response failed;
     failed.status = stream.status();
-    while (failed.body.size() < 64 * 1024) {
+    while (failed.body.size() < std::size_t{64} * 1024) {
       auto piece = co_await stream.read_some(options_.timeout);
       if (!piece || piece->empty()) break;
       failed.body.append(*piece);

@@ -20,7 +20,7 @@ T run_sync(boost::asio::io_context& io, boost::asio::awaitable<T> work,
   std::exception_ptr failure;
   bool done = false;
   boost::asio::co_spawn(io, std::move(work),
-                        [&](std::exception_ptr e, T value) {
+                        [&](const std::exception_ptr& e, T value) {
                           failure = e;
                           if (!e) out.emplace(std::move(value));
                           done = true;

@@ -91,7 +91,7 @@ process::process_result testenv::hack_testenv(
   process::process_spec spec;
   spec.argv = {std::string(MCA_SOURCE_DIR) + "/hack/testenv"};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.argv.push_back("--dir");
+  spec.argv.emplace_back("--dir");
   spec.argv.push_back(dir_.string());
   spec.timeout = std::chrono::seconds(180);
   auto r = process::run_process(spec);

@@ -55,7 +55,7 @@ class KubeClientTest : public ::testing::Test {
   // A fresh namespace for one test, so tests never see each other's objects.
   std::string make_namespace(kube::rest_client& client,
                              const std::string& prefix) {
-    const auto ns = unique_name(prefix);
+    auto ns = unique_name(prefix);
     auto r = run(client.create(kube::resources::namespaces(), "",
                                {{"apiVersion", "v1"},
                                 {"kind", "Namespace"},

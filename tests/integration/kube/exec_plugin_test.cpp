@@ -24,7 +24,7 @@ class ExecPluginTest : public KubeClientTest {
   // A plugin that counts its runs and prints `first` on the first run and
   // the cluster's admin token (from testenv's token file) afterwards.
   fs::path write_plugin(const std::string& cluster, const std::string& first) {
-    const auto path = dir_ / "plugin.sh";
+    auto path = dir_ / "plugin.sh";
     std::ofstream(path)
         << "#!/bin/sh\n"
         << "n=$(cat " << (dir_ / "count").string()

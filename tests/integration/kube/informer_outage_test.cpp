@@ -46,7 +46,8 @@ TEST_F(InformerOutageTest, RelistsAfterGoneAndConvergesAfterRestart) {
   handlers.on_error = [&](const error& e) { errors.push_back(e.message); };
   kube::informer inf(client, resources::config_maps(), opts, handlers);
   bool finished = false;
-  asio::co_spawn(io_, inf.run(), [&](std::exception_ptr) { finished = true; });
+  asio::co_spawn(io_, inf.run(),
+                 [&](const std::exception_ptr&) { finished = true; });
   ASSERT_TRUE(run_until(
       io_, [&] { return inf.has_synced(); }, 20s));
   EXPECT_EQ(keys(inf.store()), (std::set<std::string>{ns + "/a", ns + "/b"}));

@@ -39,8 +39,10 @@ TEST_F(LeaderElectorTest, ExactlyOneLeadsAndTheOtherTakesOverWhenItStops) {
   auto a = make(client_a, "candidate-a");
   auto b = make(client_b, "candidate-b");
   bool a_done = false, b_done = false;
-  asio::co_spawn(io_, a->run(), [&](std::exception_ptr) { a_done = true; });
-  asio::co_spawn(io_, b->run(), [&](std::exception_ptr) { b_done = true; });
+  asio::co_spawn(io_, a->run(),
+                 [&](const std::exception_ptr&) { a_done = true; });
+  asio::co_spawn(io_, b->run(),
+                 [&](const std::exception_ptr&) { b_done = true; });
 
   ASSERT_TRUE(run_until(
       io_, [&] { return a->is_leader() || b->is_leader(); }, 10s));

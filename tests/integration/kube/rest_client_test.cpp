@@ -126,7 +126,7 @@ kube::resource_ref install_widget_crd(KubeClientTest& t,
       client.create(kube::resources::custom_resource_definitions(), "", crd));
   EXPECT_TRUE(created || created.error().is_api(409))
       << created.error().message;
-  const kube::resource_ref widgets{"test.mca.x-k8s.io", "v1", "widgets", true};
+  kube::resource_ref widgets{"test.mca.x-k8s.io", "v1", "widgets", true};
   // Served only once Established; poll the API rather than sleep.
   for (int i = 0; i < 100; ++i) {
     auto list = t.run(client.list(widgets, "default"));

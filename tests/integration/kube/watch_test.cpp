@@ -108,7 +108,8 @@ TEST_F(WatchTest, InformerListsWatchesAndCallsHandlers) {
   };
   kube::informer inf(client, resources::config_maps(), opts, handlers);
   bool finished = false;
-  asio::co_spawn(io_, inf.run(), [&](std::exception_ptr) { finished = true; });
+  asio::co_spawn(io_, inf.run(),
+                 [&](const std::exception_ptr&) { finished = true; });
   ASSERT_TRUE(run_until(
       io_, [&] { return inf.has_synced(); }, 20s));
   EXPECT_EQ(inf.store().size(), 2U);
