@@ -94,8 +94,9 @@ TEST_F(InformerOutageTest, RelistsAfterGoneAndConvergesAfterRestart) {
       << "store never converged";
   EXPECT_GE(inf.list_count(), 2U) << "the informer never relisted";
   bool saw_gone = false;
-  for (const auto& e : errors)
+  for (const auto& e : errors) {
     saw_gone |= e.find(": 410 ") != std::string::npos;
+  }
   EXPECT_TRUE(saw_gone) << "the informer never got 410 Gone; errors seen: "
                         << errors.size();
 
