@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/util/strings.hpp"
+
 namespace mca::kube {
 namespace {
 
@@ -28,24 +30,6 @@ namespace fs = std::filesystem;
 
 error config_error(std::string message) {
   return error::of(error_source::config, std::move(message));
-}
-
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  out += s;
-  out += '"';
-  return out;
-}
-
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (const auto& part : parts) {
-    if (!out.empty()) out += sep;
-    out += part;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------- files

@@ -18,6 +18,8 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/util/strings.hpp"
+
 namespace mca::routing {
 namespace {
 
@@ -33,15 +35,6 @@ struct invalid {
 
 [[noreturn]] void fail(const std::string& where, std::string_view what) {
   throw invalid{where + ": " + std::string(what)};
-}
-
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  out += s;
-  out += '"';
-  return out;
 }
 
 std::string field(const std::string& where, std::string_view name) {

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "common/routing/request_facts.hpp"
+#include "common/util/strings.hpp"
 
 namespace mca::sidecar {
 namespace {
@@ -21,15 +22,6 @@ std::string render(const std::map<std::string, std::string>& m) {
   for (const auto& [k, v] : m) {
     if (!out.empty()) out += ", ";
     out.append(k).append("=").append(v);
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += ", ";
-    out += s;
   }
   return out;
 }
@@ -82,7 +74,7 @@ mca::result<std::string> explain(const routing::routing_table& table,
           << "\n";
       break;
     case routing::decision::kind::locate:
-      out << "locate among " << join(d.candidates)
+      out << "locate among " << join(d.candidates, ", ")
           << " (the object's labels decide: the placement index, else a GET "
              "to each)\n";
       break;
