@@ -1,0 +1,114 @@
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/kube/credentials.hpp"
+
+namespace mca::kube {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class CredentialSources : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mca-creds-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write(const fs::path& p, const std::string& text) {
+    std::ofstream(p, std::ios::trunc) << text;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CredentialSources,
+       TokenFileIsReadTrimmedAndReReadWhenTheKubeletRotatesIt) {
+  client_config config;
+  config.auth.token_file = dir_ / "token";
+  write(config.auth.token_file, "first-token\n");
+  auto source = make_credential_source(config);
+  auto first = source->get();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->bearer_token, "first-token");
+
+  // The kubelet swaps the file; a different size is a change even within
+  // the same second of modification time.
+  write(config.auth.token_file, "second-token-longer\n");
+  auto second = source->get();
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->bearer_token, "second-token-longer");
+  EXPECT_THAT(source->describe(), HasSubstr("token file"));
+  EXPECT_THAT(source->describe(), Not(HasSubstr("second-token")));
+}
+
+TEST_F(CredentialSources,
+       TokenFileMissingDuringARotationKeepsTheLastGoodToken) {
+  client_config config;
+  config.auth.token_file = dir_ / "token";
+  write(config.auth.token_file, "good");
+  auto source = make_credential_source(config);
+  ASSERT_TRUE(source->get());
+  fs::remove(config.auth.token_file);
+  auto again = source->get();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->bearer_token, "good");
+}
+
+TEST_F(CredentialSources, MissingOrEmptyTokenFileIsAConfigErrorNamingIt) {
+  client_config config;
+  config.auth.token_file = dir_ / "absent";
+  auto r = make_credential_source(config)->get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().source, error_source::config);
+  EXPECT_THAT(r.error().message, HasSubstr((dir_ / "absent").string()));
+
+  config.auth.token_file = dir_ / "empty";
+  write(config.auth.token_file, "\n");
+  auto e = make_credential_source(config)->get();
+  ASSERT_FALSE(e);
+  EXPECT_THAT(e.error().message, HasSubstr("is empty"));
+}
+
+TEST_F(CredentialSources, EachAuthKindBecomesItsCredential) {
+  client_config token;
+  token.origin = "kubeconfig k";
+  token.auth.token = "t0ken";
+  auto t = make_credential_source(token)->get();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->bearer_token, "t0ken");
+  EXPECT_THAT(make_credential_source(token)->describe(),
+              Not(HasSubstr("t0ken")));
+
+  client_config basic;
+  basic.auth.username = "u";
+  basic.auth.password = "p";
+  auto b = make_credential_source(basic)->get();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->basic_username, "u");
+  EXPECT_EQ(b->basic_password, "p");
+
+  client_config cert;
+  cert.auth.client_cert_pem = "CERT";
+  cert.auth.client_key_pem = "KEY";
+  auto c = make_credential_source(cert)->get();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->client_cert_pem, "CERT");
+  EXPECT_TRUE(c->bearer_token.empty());
+
+  auto anonymous = make_credential_source(client_config{})->get();
+  ASSERT_TRUE(anonymous);
+  EXPECT_TRUE(anonymous->bearer_token.empty());
+  EXPECT_TRUE(anonymous->client_cert_pem.empty());
+}
+
+}  // namespace
+}  // namespace mca::kube
