@@ -173,6 +173,9 @@ class https_transport final
                              ") is invalid: " + ec.message());
       }
     }
+    // Each rotation of an exec plugin's certificate adds an identity; only
+    // the current few matter, so drop the old ones rather than grow.
+    if (contexts_.size() >= 4) contexts_.clear();
     contexts_.emplace(identity, ctx);
     return std::pair{identity, ctx};
   }

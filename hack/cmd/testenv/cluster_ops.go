@@ -30,7 +30,7 @@ func clusterFlags(name string, args []string) (dir, cluster string, err error) {
 func loadClusters(dir string) (*ClustersFile, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "clusters.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("not running in %s; start it with hack/testenv up --dir %s", dir, dir)
+		return nil, fmt.Errorf("not running in %s; start it with hack/testenv up --dir %s (or make testenv-up)", dir, dir)
 	}
 	if err != nil {
 		return nil, err

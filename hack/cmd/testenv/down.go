@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,19 +58,12 @@ func runStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "clusters.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		if anyAlive(st.Procs) {
-			return fmt.Errorf("processes run in %s but clusters.json is missing (an interrupted up?); run hack/testenv down --dir %s", dir, dir)
-		}
-		return fmt.Errorf("not running in %s; start it with hack/testenv up --dir %s (or make testenv-up)", dir, dir)
+	if _, err := os.Stat(filepath.Join(dir, "clusters.json")); errors.Is(err, os.ErrNotExist) && anyAlive(st.Procs) {
+		return fmt.Errorf("processes run in %s but clusters.json is missing (an interrupted up?); run hack/testenv down --dir %s", dir, dir)
 	}
+	cf, err := loadClusters(dir)
 	if err != nil {
 		return err
-	}
-	var cf ClustersFile
-	if err := json.Unmarshal(b, &cf); err != nil {
-		return fmt.Errorf("%s is corrupt: %v", filepath.Join(dir, "clusters.json"), err)
 	}
 	alive := map[string]proc{}
 	for _, p := range st.Procs {

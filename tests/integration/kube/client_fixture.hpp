@@ -64,6 +64,16 @@ class KubeClientTest : public ::testing::Test {
     return ns;
   }
 
+  // Creates ConfigMaps with these names (and no data) in `ns`.
+  void create_config_maps(kube::rest_client& client, const std::string& ns,
+                          std::initializer_list<const char*> names) {
+    for (const char* name : names) {
+      auto r = run(
+          client.create(kube::resources::config_maps(), ns, config_map(name)));
+      ASSERT_TRUE(r) << r.error().message;
+    }
+  }
+
   static kube::json config_map(const std::string& name,
                                kube::json data = kube::json::object()) {
     return {{"apiVersion", "v1"},

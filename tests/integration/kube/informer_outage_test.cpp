@@ -33,10 +33,8 @@ std::set<std::string> keys(const kube::object_store& store) {
 TEST_F(InformerOutageTest, RelistsAfterGoneAndConvergesAfterRestart) {
   auto client = client_for("west");
   const auto ns = make_namespace(client, "outage");
-  for (const char* name : {"a", "b"}) {
-    ASSERT_TRUE(
-        run(client.create(resources::config_maps(), ns, config_map(name))));
-  }
+  create_config_maps(client, ns, {"a", "b"});
+  if (HasFatalFailure()) return;
   kube::informer_options opts;
   opts.namespace_name = ns;
   opts.retry.initial = 200ms;  // keep the test short; same code path

@@ -88,10 +88,8 @@ TEST_F(WatchTest, ReceivesAddModifyDeleteAndBookmarks) {
 TEST_F(WatchTest, InformerListsWatchesAndCallsHandlers) {
   auto client = client_for("west");
   const auto ns = make_namespace(client, "informer");
-  for (const char* name : {"a", "b"}) {
-    ASSERT_TRUE(
-        run(client.create(resources::config_maps(), ns, config_map(name))));
-  }
+  create_config_maps(client, ns, {"a", "b"});
+  if (HasFatalFailure()) return;
   std::vector<std::string> log;
   kube::informer_options opts;
   opts.namespace_name = ns;
