@@ -65,9 +65,11 @@ demo: deps build testenv
 	@echo "          $(BUILD_DIR)/sidecar/mca-sidecar --version"
 	@echo "Stop:     make testenv-down"
 
-# Client figures against the developer clusters (make testenv-up first).
+# Client and sidecar figures against the developer clusters (make testenv-up
+# first).
 bench: build
 	$(BUILD_DIR)/bench/kube_client_bench
+	$(BUILD_DIR)/bench/sidecar_bench
 
 format:
 	clang-format -i $(SOURCES)

@@ -1,10 +1,39 @@
 // mca-sidecar: the data plane (ARCHITECTURE.md §3, §4). main() stays thin;
 // everything it wires up lives in libraries the tests link.
+#include <cstdlib>
 #include <iostream>
+#include <string>
 #include <string_view>
 
 #include "common/cli/standard_options.hpp"
 #include "sidecar/explain/explain.hpp"
+#include "sidecar/runtime/sidecar_app.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+// "0.0.0.0:9090", ":9090" or "[::]:9090" into address and port.
+bool split_host_port(const std::string& text, std::string& host,
+                     unsigned short& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  try {
+    const int p = std::stoi(text.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<unsigned short>(p);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "explain") {
@@ -16,14 +45,82 @@ int main(int argc, char** argv) {
       "each request to the cluster its routing table names.",
       "mca-sidecar [options]\n       mca-sidecar explain --routes FILE "
       "METHOD TARGET   (what a request would do; see explain --help)"};
-  boost::program_options::options_description options("Sidecar");
-  boost::program_options::variables_map vars;
+  mca::sidecar::sidecar_options o;
+  std::string routes, pod_sa_dir, local_sa_dir, admin = "0.0.0.0:9090";
+  int port = -1;
+  long request_timeout = 60, idle_timeout = 90, drain = 5;
+  po::options_description options("Sidecar");
+  // clang-format off
+  options.add_options()
+      ("routes", po::value(&routes)->value_name("FILE"),
+       "routing table (YAML or JSON), reloaded when it changes")
+      ("port", po::value(&port)->value_name("N"),
+       "API listener port (default: $MCA_LISTEN_PORT, else 6443)")
+      ("pod-sa-dir", po::value(&pod_sa_dir)->value_name("DIR"),
+       "where to write ca.crt, namespace and token for the app")
+      ("namespace", po::value(&o.namespace_name)->value_name("NS"),
+       "the pod's namespace (default: $POD_NAMESPACE, else the local service "
+       "account's)")
+      ("local-sa-dir", po::value(&local_sa_dir)->value_name("DIR"),
+       "the sidecar's own service-account directory, for `local` credentials "
+       "(default /var/run/secrets/kubernetes.io/serviceaccount)")
+      ("admin-address", po::value(&admin)->value_name("HOST:PORT"),
+       "health, readiness, metrics and routes (default 0.0.0.0:9090)")
+      ("workers", po::value(&o.workers)->value_name("N"),
+       "proxy worker threads (default 1)")
+      ("drain-seconds", po::value(&drain)->value_name("S"),
+       "on SIGTERM, how long requests in flight may finish (default 5)")
+      ("request-timeout", po::value(&request_timeout)->value_name("S"),
+       "deadline of an ordinary request; watches and upgrades are exempt "
+       "(default 60)")
+      ("idle-timeout", po::value(&idle_timeout)->value_name("S"),
+       "close a keep-alive client connection idle this long (default 90)")
+      ("max-header-bytes", po::value(&o.limits.header_bytes)->value_name("N"),
+       "request header limit, else 431 (default 65536)")
+      ("max-body-bytes",
+       po::value(&o.limits.inspected_body_bytes)->value_name("N"),
+       "largest body read to route a request, else 413 (default 3 MiB)")
+      ("max-connections", po::value(&o.max_connections)->value_name("N"),
+       "client connections served at once (default: half the descriptor "
+       "limit)")
+      ("log-level", po::value(&o.log_level)->value_name("LEVEL"),
+       "trace, debug, info, warn, error (default info)");
+  // clang-format on
+  po::variables_map vars;
   if (auto code = mca::cli::parse(prog, options, vars, argc, argv, std::cout,
                                   std::cerr)) {
     return *code;
   }
-  // The proxy arrives with issue 4; until then say so rather than pretend.
-  std::cerr << "mca-sidecar: the routing proxy is not built yet; only "
-               "--help, --version and explain work in this version\n";
-  return 1;
+  const auto usage_error = [](const std::string& message) {
+    std::cerr << "mca-sidecar: " << message << " (see mca-sidecar --help)\n";
+    return 2;
+  };
+  if (port < 0) {
+    if (const char* env = std::getenv("MCA_LISTEN_PORT"); env && *env) {
+      try {
+        port = std::stoi(env);
+      } catch (const std::exception&) {
+        return usage_error("MCA_LISTEN_PORT='" + std::string(env) +
+                           "' is not a port number");
+      }
+    } else {
+      port = 6443;
+    }
+  }
+  if (port > 65535)
+    return usage_error("port " + std::to_string(port) + " is out of range");
+  o.port = static_cast<unsigned short>(port);
+  if (!split_host_port(admin, o.admin_address, o.admin_port)) {
+    return usage_error("--admin-address '" + admin + "' is not HOST:PORT");
+  }
+  if (request_timeout <= 0 || idle_timeout <= 0 || drain < 0) {
+    return usage_error("timeouts must be positive");
+  }
+  o.routes_file = routes;
+  o.pod_sa_dir = pod_sa_dir;
+  if (!local_sa_dir.empty()) o.local.service_account_dir = local_sa_dir;
+  o.limits.request_timeout = std::chrono::seconds(request_timeout);
+  o.limits.idle_timeout = std::chrono::seconds(idle_timeout);
+  o.drain = std::chrono::seconds(drain);
+  return mca::sidecar::run_sidecar(o, std::cerr);
 }

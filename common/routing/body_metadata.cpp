@@ -70,7 +70,9 @@ enum class body_format { json_text, yaml_text, protobuf };
 
 mca::result<body_format> format_of(std::string_view content_type) {
   const std::string type = media_type(content_type);
-  if (type == "application/json" || ends_with(type, "+json")) {
+  // The API server reads a body without a Content-Type as JSON (its first
+  // supported media type), and some clients (the Python client) send none.
+  if (type.empty() || type == "application/json" || ends_with(type, "+json")) {
     return body_format::json_text;
   }
   if (type == "application/yaml" || ends_with(type, "+yaml")) {

@@ -120,6 +120,16 @@ void expect_metadata_error(const error_row& r) {
   EXPECT_LT(got.error().message.size(), 300U) << got.error().message;
 }
 
+TEST(BodyMetadata, ReadsABodyWithoutContentTypeAsJson) {
+  // As the API server does (its first supported media type is JSON).
+  auto m = extract_metadata(
+      "", R"({"metadata":{"name":"cm","labels":{"cluster":"west"}}})");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->name, "cm");
+  EXPECT_EQ(m->labels.at("cluster"), "west");
+  EXPECT_FALSE(extract_metadata("", "name: cm"));
+}
+
 TEST(BodyMetadata, RefusesBadJsonAndYaml) {
   const std::string long_key(5000, 'k');
   const std::vector<error_row> rows = {

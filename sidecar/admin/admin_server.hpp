@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/core/error.hpp"
+
+namespace mca::sidecar {
+
+class sidecar_metrics;
+
+// What /readyz checks (ARCHITECTURE §4): the pod passes its startup probe
+// only when the app can find its service-account files, reach the listener
+// and have its requests routed.
+struct readiness {
+  bool files_written = false;
+  bool listener_up = false;
+  bool table_loaded = false;
+  std::string detail;  // appended to the "not ready" text, e.g. why no table
+};
+
+struct admin_endpoint {
+  std::string address = "0.0.0.0";  // an IP literal; "::" for dual-stack
+  std::uint16_t port = 9090;        // 0: any free port (tests)
+  // Per read or write; also how long an idle keep-alive connection stays.
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);
+};
+
+// The sidecar's plain-HTTP admin port: /healthz, /readyz, /metrics, /routes.
+// It runs on its own thread with its own io_context, so a busy or stuck
+// proxy never delays a probe or a scrape (and the other way round). The
+// callbacks run on that thread and must be thread-safe.
+class admin_server {
+ public:
+  // `routes_json` returns the table in force as JSON text, or "" while there
+  // is none (then /routes answers 503).
+  admin_server(admin_endpoint endpoint,
+               std::function<readiness()> readiness_check,
+               std::function<std::string()> routes_json,
+               sidecar_metrics& metrics);
+  ~admin_server();  // stops
+  admin_server(const admin_server&) = delete;
+  admin_server& operator=(const admin_server&) = delete;
+  admin_server(admin_server&&) = delete;
+  admin_server& operator=(admin_server&&) = delete;
+
+  // Binds and starts serving. Fails with error_source::config naming the
+  // address and port, e.g. when the port is in use. Call at most once.
+  mca::result<void> start();
+  // Closes the port and every connection and joins the thread. Idempotent.
+  void stop();
+
+  // The bound port (the chosen one when the endpoint asked for 0); 0 before
+  // start().
+  std::uint16_t port() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace mca::sidecar

@@ -1,0 +1,124 @@
+#include "sidecar/routes/routes_file_watcher.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include <sys/stat.h>
+
+namespace mca::sidecar {
+namespace {
+
+// A routing table is small; anything this large is a mistake, not a table.
+constexpr std::size_t max_routes_file_bytes = std::size_t{8} * 1024 * 1024;
+
+mca::result<std::string> read_text(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    return error::of(error_source::config,
+                     path.string() + ": cannot read: " + ec.message());
+  }
+  if (size > max_routes_file_bytes) {
+    return error::of(error_source::config,
+                     path.string() + ": " + std::to_string(size) +
+                         " bytes is larger than a routing table can be (" +
+                         std::to_string(max_routes_file_bytes) + ")");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return error::of(error_source::config, path.string() + ": cannot read");
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+routes_file_watcher::routes_file_watcher(boost::asio::any_io_executor executor,
+                                         std::filesystem::path path,
+                                         table_source& tables,
+                                         std::chrono::milliseconds interval,
+                                         log_fn log)
+    : timer_(std::move(executor)),
+      path_(std::move(path)),
+      tables_(tables),
+      interval_(interval),
+      log_(std::move(log)) {}
+
+routes_file_watcher::file_stamp routes_file_watcher::stamp() const {
+  file_stamp s;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0) {
+    s.size = static_cast<std::uintmax_t>(st.st_size);
+    s.inode = static_cast<std::uintmax_t>(st.st_ino);
+  }
+  std::error_code ec;
+  s.mtime = std::filesystem::last_write_time(path_, ec);
+  return s;
+}
+
+mca::result<void> routes_file_watcher::load_now() {
+  last_stamp_ = stamp();
+  auto text = read_text(path_);
+  if (!text) return text.error();
+  auto table = routing::routing_table::parse(*text, path_.string());
+  if (!table) return table.error();
+  last_text_ = std::move(*text);
+  tables_.install(std::move(*table));
+  return {};
+}
+
+void routes_file_watcher::start() { schedule(); }
+
+void routes_file_watcher::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void routes_file_watcher::schedule() {
+  if (stopped_) return;
+  timer_.expires_after(interval_);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    poll();
+    schedule();
+  });
+}
+
+void routes_file_watcher::poll() {
+  const auto now = stamp();
+  if (now == last_stamp_) return;
+  last_stamp_ = now;
+  auto text = read_text(path_);
+  auto keep = [&](const std::string& why) {
+    const auto in_force = tables_.current();
+    const std::string msg = "routes: keeping version " +
+                            (in_force ? in_force->version : "none") +
+                            " in force: " + why;
+    tables_.set_last_error(why);
+    log_(msg);
+  };
+  if (!text) {
+    // Forget the text: when the file comes back, even unchanged, it must be
+    // judged again so that this error does not outlive the outage.
+    last_text_.clear();
+    keep(text.error().message);
+    return;
+  }
+  if (*text == last_text_) return;
+  auto table = routing::routing_table::parse(*text, path_.string());
+  if (!table) {
+    // Remember the bad text so the same error is not logged every second.
+    last_text_ = std::move(*text);
+    keep(table.error().message);
+    return;
+  }
+  last_text_ = std::move(*text);
+  const std::string version = table->version;
+  tables_.install(std::move(*table));
+  log_("routes: loaded version " + version + " from " + path_.string());
+}
+
+}  // namespace mca::sidecar
