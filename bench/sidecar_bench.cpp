@@ -123,7 +123,7 @@ int main() {
     return 1;
   }
   auto sidecar = mca::test::sidecar_process::start(
-      mca::test::standard_routes(env), {"--log-level", "warn"});
+      mca::test::standard_routes(env), {"--log-level", "info"});
   std::this_thread::sleep_for(std::chrono::seconds(1));
   const int pid = sidecar.process().pid();
   const long idle_rss = status_kb(pid, "VmRSS");

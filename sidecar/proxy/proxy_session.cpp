@@ -787,6 +787,10 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
       co_await (pump(client_, up) && pump(up, client_));
     }
     stream_upstream_ = nullptr;
+    // A clean end for the target too (the client's comes in run()): a
+    // WebSocket or SPDY peer expects close_notify, not a cut connection.
+    beast::get_lowest_layer(up).expires_after(std::chrono::seconds(2));
+    co_await up.async_shutdown(use_tuple);
     shared_.metrics.stream_closed(stream_kind(info));
     shared_.metrics.record_request(
         spec.name, routing::to_string(info.kind), resource_label(info), status,
@@ -912,13 +916,10 @@ asio::awaitable<void> proxy_session_impl::pump(tls_stream& from,
       break;
     }
   }
-  // Either side ending ends the session: close both so the other pump's
-  // pending read completes.
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(from).socket().shutdown(tcp::socket::shutdown_both,
-                                                  ignored);
-  beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_both,
-                                                ignored);
+  // Either side ending ends the session: cancel the other direction's
+  // read (pending on `to`) so both pumps finish; the TLS close_notify to
+  // each side is sent afterwards, when no read is pending on either stream.
+  beast::get_lowest_layer(to).cancel();
 }
 
 void proxy_session_impl::learn_begin(const std::string& target,

@@ -104,6 +104,9 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
   tls.use_private_key(asio::buffer(identity->serving.key_pem),
                       asio::ssl::context::pem);
   SSL_CTX_set_alpn_select_cb(tls.native_handle(), select_http11, nullptr);
+  // Idle keep-alive connections give their record buffers back (about
+  // 34 KiB each), which matters with a thousand of them open.
+  SSL_CTX_set_mode(tls.native_handle(), SSL_MODE_RELEASE_BUFFERS);
 
   sidecar_metrics metrics;
   table_source tables;

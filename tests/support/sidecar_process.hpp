@@ -23,7 +23,9 @@ std::string standard_routes(const testenv& env);
 // files it writes and a kubeconfig for clients that talk to it.
 class sidecar_process {
  public:
-  // Starts the sidecar and waits until /readyz answers 200. Throws
+  // Starts the sidecar and waits until /readyz answers 200. The ports are
+  // read from its start-up line, logged at info: a `--log-level` in
+  // extra_args must not be above info. Throws
   // std::runtime_error with the sidecar's output when it does not.
   static sidecar_process start(const std::string& routes_yaml,
                                std::vector<std::string> extra_args = {});

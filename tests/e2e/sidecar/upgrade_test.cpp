@@ -57,18 +57,22 @@ class UpgradeThroughSidecar : public ::testing::Test {
   std::unique_ptr<sidecar_process> sidecar_;
 };
 
-TEST_F(UpgradeThroughSidecar, WebSocketBytesFlowBothWaysAndIdentityIsReplaced) {
+// One WebSocket session through the sidecar as an app would open it for
+// exec, with its own token and impersonation headers. `step` says how far
+// it got when something throws.
+void echo_through(const sidecar_process& sidecar, std::string& step) {
   asio::io_context ctx;
   asio::ssl::context tls(asio::ssl::context::tls_client);
   tls.set_verify_mode(asio::ssl::verify_peer);
-  tls.add_certificate_authority(asio::buffer(sidecar_->ca_pem()));
+  tls.add_certificate_authority(asio::buffer(sidecar.ca_pem()));
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(ctx, tls);
   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ws.next_layer().native_handle()),
                                 "127.0.0.1");
   auto& tcp = beast::get_lowest_layer(ws);
   tcp.expires_after(std::chrono::seconds(20));
   tcp.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                      sidecar_->port()));
+                                      sidecar.port()));
+  step = "TLS handshake";
   ws.next_layer().handshake(asio::ssl::stream_base::client);
   ws.set_option(
       websocket::stream_base::decorator([](websocket::request_type& req) {
@@ -76,10 +80,13 @@ TEST_F(UpgradeThroughSidecar, WebSocketBytesFlowBothWaysAndIdentityIsReplaced) {
         req.insert("Impersonate-User", "intruder");
         req.insert("Impersonate-Group", "system:masters");
       }));
+  step = "WebSocket handshake";
+  tcp.expires_never();
   ws.handshake(
       "127.0.0.1",
       "/api/v1/namespaces/ws/pods/p/exec?command=sh&stdin=true&stdout=true");
 
+  step = "text echo";
   ws.text(true);
   ws.write(asio::buffer(std::string("hello through the sidecar")));
   beast::flat_buffer buf;
@@ -87,17 +94,29 @@ TEST_F(UpgradeThroughSidecar, WebSocketBytesFlowBothWaysAndIdentityIsReplaced) {
   EXPECT_EQ(beast::buffers_to_string(buf.data()), "hello through the sidecar");
   EXPECT_TRUE(ws.got_text());
 
+  step = "binary echo";
   std::string blob(64 * 1024, '\0');
-  for (std::size_t i = 0; i < blob.size(); ++i)
+  for (std::size_t i = 0; i < blob.size(); ++i) {
     blob[i] = static_cast<char>(i * 7);
+  }
   ws.binary(true);
   ws.write(asio::buffer(blob));
   buf.clear();
   ws.read(buf);
   EXPECT_EQ(beast::buffers_to_string(buf.data()), blob);
   EXPECT_TRUE(ws.got_binary());
+  step = "close";
   ws.close(websocket::close_code::normal);
+}
 
+TEST_F(UpgradeThroughSidecar, WebSocketBytesFlowBothWaysAndIdentityIsReplaced) {
+  std::string step = "connect";
+  try {
+    echo_through(*sidecar_, step);
+  } catch (const std::exception& e) {
+    FAIL() << "at " << step << ": " << e.what() << "\n"
+           << sidecar_->process().output();
+  }
   auto seen = echo_->last_request();
   ASSERT_TRUE(seen.has_value());
   EXPECT_EQ(
