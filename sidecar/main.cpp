@@ -107,8 +107,9 @@ int main(int argc, char** argv) {
       port = 6443;
     }
   }
-  if (port > 65535)
+  if (port > 65535) {
     return usage_error("port " + std::to_string(port) + " is out of range");
+  }
   o.port = static_cast<unsigned short>(port);
   if (!split_host_port(admin, o.admin_address, o.admin_port)) {
     return usage_error("--admin-address '" + admin + "' is not HOST:PORT");

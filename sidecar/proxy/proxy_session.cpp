@@ -287,7 +287,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   rs.content_type = std::string(head[bhttp::field::content_type]);
 
   auto info = routing::classify(method, target);
-  if (!info) co_return co_await respond_error(rs, 400, info.error().message);
+  if (!info) {
+    co_return co_await respond_error(rs, 400, info.error().message);
+  }
   rs.inspected.info = *info;
 
   const auto table = shared_.tables.current();
@@ -373,7 +375,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
                       info->kind == routing::verb::patch)) {
     auto refusal =
         co_await check_label_move(*table, rs, decision.target, where);
-    if (refusal) co_return co_await respond_error(rs, 422, *refusal);
+    if (refusal) {
+      co_return co_await respond_error(rs, 422, *refusal);
+    }
   }
 
   const auto* spec = table->find_target(decision.target);
@@ -485,7 +489,9 @@ asio::awaitable<result<location>> proxy_session_impl::locate(
         },
         asio::detached);
   }
-  if (state->remaining > 0) co_await state->done.async_wait(use_tuple);
+  if (state->remaining > 0) {
+    co_await state->done.async_wait(use_tuple);
+  }
   const auto decided =
       decide_location(state->results, info.group, info.resource, info.name);
   switch (decided.what) {
@@ -608,13 +614,15 @@ bool is_timeout(const boost::system::error_code& ec) {
 asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
     request_state& rs, const routing::target_spec& spec) {
   const auto& info = rs.inspected.info;
-  const auto fail = [&](error e, std::string_view reason) {
+  const auto fail = [&](const error& e, std::string_view reason) {
     shared_.metrics.record_upstream_error(spec.name, reason);
     return respond_error(rs, status_code_for(e),
                          "target " + spec.name + ": " + e.message);
   };
   auto looked_up = worker_.upstreams.get(spec);
-  if (!looked_up) co_return co_await fail(looked_up.error(), "config");
+  if (!looked_up) {
+    co_return co_await fail(looked_up.error(), "config");
+  }
   auto target = std::move(*looked_up);
   auto& pool = target->pool();
   const auto& in = rs.head->get();
@@ -649,7 +657,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
   for (int attempt = 0;; ++attempt) {
     auto cred = target->credentials().get();
-    if (!cred) co_return co_await fail(cred.error(), "credentials");
+    if (!cred) {
+      co_return co_await fail(cred.error(), "credentials");
+    }
     out.erase(bhttp::field::authorization);
     if (!cred->bearer_token.empty()) {
       out.set(bhttp::field::authorization, "Bearer " + cred->bearer_token);
@@ -667,7 +677,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
     } else {
       got = co_await pool.acquire(*cred, shared_.limits.connect_timeout);
     }
-    if (!got) co_return co_await fail(got.error(), "connect");
+    if (!got) {
+      co_return co_await fail(got.error(), "connect");
+    }
     lease = std::move(*got);
     auto& up = *lease->stream;
     auto& ulowest = beast::get_lowest_layer(up);
@@ -994,10 +1006,10 @@ void proxy_session_impl::learn_end(const std::string& target, request_state& rs,
   const auto ref = ref_of(info);
   if (info.kind == routing::verb::create && success) {
     shared_.placements.remember(ref, target);
-  } else if (info.kind == routing::verb::delete_ && success) {
-    shared_.placements.forget(ref);
-  } else if (status == 404 && rs.located_by_index) {
-    // The index was wrong (deleted or moved behind our back): next time ask.
+  } else if ((info.kind == routing::verb::delete_ && success) ||
+             (status == 404 && rs.located_by_index)) {
+    // Deleted, or the index was wrong (deleted or moved behind our back):
+    // next time ask the clusters.
     shared_.placements.forget(ref);
   }
 }

@@ -98,7 +98,6 @@ int status_code_for(const error& e) noexcept {
       if (e.message.find("TLS handshake") != std::string::npos) return 502;
       return 503;
     case error_source::api:
-      return 502;
     case error_source::decode:
       return 502;
     case error_source::internal:

@@ -36,12 +36,10 @@ mca::result<std::string> read_text(const std::filesystem::path& path) {
 
 }  // namespace
 
-routes_file_watcher::routes_file_watcher(boost::asio::any_io_executor executor,
-                                         std::filesystem::path path,
-                                         table_source& tables,
-                                         std::chrono::milliseconds interval,
-                                         log_fn log)
-    : timer_(std::move(executor)),
+routes_file_watcher::routes_file_watcher(
+    const boost::asio::any_io_executor& executor, std::filesystem::path path,
+    table_source& tables, std::chrono::milliseconds interval, log_fn log)
+    : timer_(executor),
       path_(std::move(path)),
       tables_(tables),
       interval_(interval),

@@ -25,7 +25,7 @@ class routes_file_watcher {
  public:
   using log_fn = std::function<void(const std::string&)>;
 
-  routes_file_watcher(boost::asio::any_io_executor executor,
+  routes_file_watcher(const boost::asio::any_io_executor& executor,
                       std::filesystem::path path, table_source& tables,
                       std::chrono::milliseconds interval, log_fn log);
 

@@ -196,8 +196,10 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
   std::vector<std::thread> threads;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
       guards;
+  guards.reserve(workers.size());
   for (auto& w : workers) guards.push_back(asio::make_work_guard(w->context));
   listener.start();
+  threads.reserve(workers.size());
   for (auto& w : workers) {
     threads.emplace_back([ctx = &w->context] { ctx->run(); });
   }

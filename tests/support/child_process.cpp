@@ -1,11 +1,11 @@
 #include "support/child_process.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -13,8 +13,6 @@
 #include <thread>
 
 #include <sys/wait.h>
-
-extern char** environ;
 
 namespace mca::test {
 
@@ -45,21 +43,31 @@ child_process::~child_process() {
 
 child_process child_process::start(
     std::vector<std::string> argv, const std::filesystem::path& output,
-    std::vector<std::pair<std::string, std::string>> env) {
+    const std::vector<std::pair<std::string, std::string>>& env) {
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
     bool replaced = false;
     for (const auto& [k, v] : env) {
-      if (entry.rfind(k + "=", 0) == 0) replaced = true;
+      if (entry.size() > k.size() && entry.compare(0, k.size(), k) == 0 &&
+          entry[k.size()] == '=') {
+        replaced = true;
+      }
     }
     if (!replaced) environment.push_back(std::move(entry));
   }
-  for (const auto& [k, v] : env) environment.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) {
+    std::string entry = k;
+    entry += '=';
+    entry += v;
+    environment.push_back(std::move(entry));
+  }
   std::vector<char*> cargv;
+  cargv.reserve(argv.size() + 1);
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   std::vector<char*> cenv;
+  cenv.reserve(environment.size() + 1);
   for (auto& e : environment) cenv.push_back(e.data());
   cenv.push_back(nullptr);
 

@@ -25,7 +25,7 @@ class child_process {
   // inherited environment. Throws std::runtime_error when it cannot start.
   static child_process start(
       std::vector<std::string> argv, const std::filesystem::path& output,
-      std::vector<std::pair<std::string, std::string>> env = {});
+      const std::vector<std::pair<std::string, std::string>>& env = {});
 
   int pid() const noexcept { return pid_; }
   bool running();

@@ -37,7 +37,7 @@ raw_response exchange(Stream& stream, const std::string& host,
   }
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(64U * 1024U * 1024U);
+  parser.body_limit(std::uint64_t{64} * 1024 * 1024);
   bhttp::read(stream, buffer, parser, ec);
   if (ec) {
     out.error = "read: " + ec.message();
