@@ -5,7 +5,6 @@
 // benchmark is its own issue. Needs `make testenv-up`.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -18,6 +17,7 @@
 #include <boost/beast/ssl.hpp>
 #include <openssl/x509v3.h>
 
+#include "common/util/text_file.hpp"
 #include "support/sidecar_process.hpp"
 #include "support/testenv.hpp"
 
@@ -29,18 +29,9 @@ namespace bhttp = beast::http;
 using clock_type = std::chrono::steady_clock;
 
 std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-long status_kb(int pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0)
-      return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
+  auto text = mca::util::read_text_file(p);
+  if (!text) throw std::runtime_error(text.error().message);
+  return *text;
 }
 
 // Sends `n` GETs over one connection; returns each one's latency in µs.
@@ -125,8 +116,7 @@ int main() {
   auto sidecar = mca::test::sidecar_process::start(
       mca::test::standard_routes(env), {"--log-level", "info"});
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const int pid = sidecar.process().pid();
-  const long idle_rss = status_kb(pid, "VmRSS");
+  const long idle_rss = sidecar.process().status_kb("VmRSS");
   const std::string target = "/api/v1/namespaces/default/configmaps/" + name;
   const std::string home_token = read_file(home.token_file);
   const auto home_port = static_cast<unsigned short>(
@@ -137,7 +127,7 @@ int main() {
                               target, sequential, connections, per_connection);
   const auto via = measure(sidecar.port(), sidecar.ca_pem(), "placeholder",
                            target, sequential, connections, per_connection);
-  const long load_rss = status_kb(pid, "VmHWM");
+  const long load_rss = sidecar.process().status_kb("VmHWM");
   std::cout << "GET one ConfigMap (" << sequential
             << " sequential on one connection; " << connections
             << " connections x " << per_connection << " for req/s)\n";

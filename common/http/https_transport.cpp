@@ -7,7 +7,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/evp.h>
 
 #include "common/http/tls_connection_pool.hpp"
 #include "common/version/build_info.hpp"
@@ -91,12 +90,8 @@ class https_transport final
     out.set(bhttp::field::host, address_.host_header());
     out.set(bhttp::field::user_agent, user_agent_);
     for (const auto& h : req.headers) out.set(h.name, h.value);
-    if (!cred.bearer_token.empty()) {
-      out.set(bhttp::field::authorization, "Bearer " + cred.bearer_token);
-    } else if (!cred.basic_username.empty()) {
-      out.set(
-          bhttp::field::authorization,
-          "Basic " + base64(cred.basic_username + ":" + cred.basic_password));
+    if (auto auth = kube::authorization_value(cred); !auth.empty()) {
+      out.set(bhttp::field::authorization, auth);
     }
     if (out.find(bhttp::field::accept) == out.end()) {
       out.set(bhttp::field::accept, "application/json");
@@ -104,16 +99,6 @@ class https_transport final
     out.body() = req.body;
     out.keep_alive(true);
     out.prepare_payload();
-    return out;
-  }
-
-  static std::string base64(const std::string& in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    const int n =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                        reinterpret_cast<const unsigned char*>(in.data()),
-                        static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
     return out;
   }
 

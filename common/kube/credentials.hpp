@@ -23,6 +23,11 @@ struct credential {
   std::optional<std::chrono::system_clock::time_point> expiry;
 };
 
+// The Authorization header value a credential puts on the wire: "Bearer
+// <token>", "Basic <base64(user:password)>", or "" (a client certificate
+// only, or anonymous).
+std::string authorization_value(const credential& cred);
+
 // Supplies the current credential. Implementations cache and refresh as
 // their kind requires (a token file when it changes, an exec plugin before
 // expiry). Thread-safe: transports on several threads may call get().

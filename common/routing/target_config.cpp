@@ -1,13 +1,12 @@
 #include "common/routing/target_config.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
 
 #include "common/kube/kubeconfig.hpp"
 #include "common/util/strings.hpp"
+#include "common/util/text_file.hpp"
 
 namespace mca::routing {
 namespace {
@@ -15,15 +14,13 @@ namespace {
 mca::result<std::string> read_file(const std::string& target,
                                    const std::string& what,
                                    const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return error::of(error_source::config, "target " + quote(target) +
-                                               ": cannot read " + what + " " +
-                                               path.string());
+  auto text = util::read_text_file(path);
+  if (!text) {
+    return error::of(
+        error_source::config,
+        "target " + quote(target) + ": " + what + ": " + text.error().message);
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return text;
 }
 
 }  // namespace

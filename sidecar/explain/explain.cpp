@@ -1,6 +1,5 @@
 #include "sidecar/explain/explain.hpp"
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -8,6 +7,7 @@
 
 #include "common/routing/request_facts.hpp"
 #include "common/util/strings.hpp"
+#include "common/util/text_file.hpp"
 
 namespace mca::sidecar {
 namespace {
@@ -130,14 +130,12 @@ int run_explain(int argc, const char* const* argv, std::ostream& out,
   }
   explain_input input{method, target, content_type, {}, user_agent};
   if (!body_file.empty()) {
-    std::ifstream in(body_file, std::ios::binary);
-    if (!in) {
-      err << "mca-sidecar explain: cannot read body file " << body_file << "\n";
+    auto body = util::read_text_file(body_file);
+    if (!body) {
+      err << "mca-sidecar explain: body file: " << body.error().message << "\n";
       return 1;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    input.body = ss.str();
+    input.body = std::move(*body);
   }
   auto text = explain(*table, input);
   if (!text) {

@@ -18,7 +18,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "common/http/tls_connection_pool.hpp"
@@ -595,16 +594,6 @@ bool wants_upgrade(const bhttp::fields& f) {
   return false;
 }
 
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(in.data()),
-                      static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 bool is_timeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout;
 }
@@ -661,12 +650,8 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
       co_return co_await fail(cred.error(), "credentials");
     }
     out.erase(bhttp::field::authorization);
-    if (!cred->bearer_token.empty()) {
-      out.set(bhttp::field::authorization, "Bearer " + cred->bearer_token);
-    } else if (!cred->basic_username.empty()) {
-      out.set(
-          bhttp::field::authorization,
-          "Basic " + base64(cred->basic_username + ":" + cred->basic_password));
+    if (auto auth = kube::authorization_value(*cred); !auth.empty()) {
+      out.set(bhttp::field::authorization, auth);
     }
     // Not a conditional expression: GCC 12 miscompiles co_await in both
     // arms of ?: (the result is garbage).

@@ -1,38 +1,16 @@
 #include "sidecar/routes/routes_file_watcher.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include <sys/stat.h>
+
+#include "common/util/text_file.hpp"
 
 namespace mca::sidecar {
 namespace {
 
 // A routing table is small; anything this large is a mistake, not a table.
 constexpr std::size_t max_routes_file_bytes = std::size_t{8} * 1024 * 1024;
-
-mca::result<std::string> read_text(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    return error::of(error_source::config,
-                     path.string() + ": cannot read: " + ec.message());
-  }
-  if (size > max_routes_file_bytes) {
-    return error::of(error_source::config,
-                     path.string() + ": " + std::to_string(size) +
-                         " bytes is larger than a routing table can be (" +
-                         std::to_string(max_routes_file_bytes) + ")");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return error::of(error_source::config, path.string() + ": cannot read");
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -59,7 +37,7 @@ routes_file_watcher::file_stamp routes_file_watcher::stamp() const {
 
 mca::result<void> routes_file_watcher::load_now() {
   last_stamp_ = stamp();
-  auto text = read_text(path_);
+  auto text = util::read_text_file(path_, max_routes_file_bytes);
   if (!text) return text.error();
   auto table = routing::routing_table::parse(*text, path_.string());
   if (!table) return table.error();
@@ -89,7 +67,7 @@ void routes_file_watcher::poll() {
   const auto now = stamp();
   if (now == last_stamp_) return;
   last_stamp_ = now;
-  auto text = read_text(path_);
+  auto text = util::read_text_file(path_, max_routes_file_bytes);
   auto keep = [&](const std::string& why) {
     const auto in_force = tables_.current();
     const std::string msg = "routes: keeping version " +

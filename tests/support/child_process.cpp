@@ -115,6 +115,26 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
+long child_process::status_kb(const std::string& field) const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      return std::stol(line.substr(field.size() + 1));
+    }
+  }
+  return -1;
+}
+
+long child_process::open_descriptors() const {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(
+      "/proc/" + std::to_string(pid_) + "/fd", ec);
+  if (ec) return -1;
+  return static_cast<long>(
+      std::distance(it, std::filesystem::directory_iterator()));
+}
+
 std::string child_process::output() const {
   std::ifstream in(output_, std::ios::binary);
   std::ostringstream ss;

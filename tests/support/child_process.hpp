@@ -32,6 +32,10 @@ class child_process {
   void signal(int signo);
   // The exit code (or 128 + signal) once it ended within `timeout`.
   std::optional<int> wait(std::chrono::milliseconds timeout);
+  // A field of /proc/<pid>/status in kB (VmRSS, VmHWM), or -1.
+  long status_kb(const std::string& field) const;
+  // How many descriptors it has open, or -1.
+  long open_descriptors() const;
   // What it has written so far.
   std::string output() const;
   // Waits until output() contains `text` (true) or the time is up / the

@@ -7,17 +7,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/util/text_file.hpp"
+
 namespace mca::test {
-namespace {
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 std::string standard_routes(const testenv& env) {
   const auto& home = env.at("home");
@@ -137,7 +129,8 @@ sidecar_process sidecar_process::start(const std::string& routes_yaml,
 }
 
 std::string sidecar_process::ca_pem() const {
-  return read_file(dir_ / "pod-sa" / "ca.crt");
+  auto pem = util::read_text_file(dir_ / "pod-sa" / "ca.crt");
+  return pem ? *pem : std::string();
 }
 
 raw_response sidecar_process::admin_get(const std::string& path) const {
@@ -155,19 +148,7 @@ process::process_result kubectl_via(const testenv& env,
                                     const sidecar_process& sidecar,
                                     std::vector<std::string> args,
                                     const std::string& stdin_data) {
-  process::process_spec spec;
-  spec.argv = {env.kubectl().string(), "--kubeconfig",
-               sidecar.kubeconfig().string(), "--request-timeout=30s"};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.stdin_data = stdin_data;
-  spec.timeout = std::chrono::seconds(60);
-  auto r = process::run_process(spec);
-  if (!r) {
-    process::process_result failed;
-    failed.err = "cannot run kubectl: " + r.error().message();
-    return failed;
-  }
-  return *r;
+  return env.kubectl_with(sidecar.kubeconfig(), std::move(args), stdin_data);
 }
 
 }  // namespace mca::test

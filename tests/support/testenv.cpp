@@ -71,9 +71,15 @@ const cluster& testenv::at(const std::string& name) const {
 process::process_result testenv::kubectl(const std::string& cluster_name,
                                          std::vector<std::string> args,
                                          const std::string& stdin_data) const {
+  return kubectl_with(at(cluster_name).kubeconfig, std::move(args), stdin_data);
+}
+
+process::process_result testenv::kubectl_with(
+    const std::filesystem::path& kubeconfig, std::vector<std::string> args,
+    const std::string& stdin_data) const {
   process::process_spec spec;
-  spec.argv = {kubectl_.string(), "--kubeconfig",
-               at(cluster_name).kubeconfig.string(), "--request-timeout=20s"};
+  spec.argv = {kubectl_.string(), "--kubeconfig", kubeconfig.string(),
+               "--request-timeout=30s"};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.stdin_data = stdin_data;
   spec.timeout = std::chrono::seconds(60);

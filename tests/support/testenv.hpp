@@ -43,6 +43,10 @@ class testenv {
   process::process_result kubectl(const std::string& cluster_name,
                                   std::vector<std::string> args,
                                   const std::string& stdin_data = {}) const;
+  // The same with any kubeconfig (e.g. one that talks to a sidecar).
+  process::process_result kubectl_with(
+      const std::filesystem::path& kubeconfig, std::vector<std::string> args,
+      const std::string& stdin_data = {}) const;
 
  private:
   std::vector<cluster> clusters_;

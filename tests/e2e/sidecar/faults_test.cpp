@@ -52,26 +52,6 @@ std::string configmap_json(const std::string& name, const std::string& label) {
       .dump();
 }
 
-// /proc/<pid>/status field in kB, or -1.
-long proc_status_kb(int pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0)
-      return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
-long open_fds(int pid) {
-  long n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(
-           "/proc/" + std::to_string(pid) + "/fd")) {
-    ++n;
-  }
-  return n;
-}
-
 TEST_F(SidecarFaults, TargetDownIs503NamingItThenRecovers) {
   auto sidecar = sidecar_process::start(standard_routes(env_));
   raw_request create;
@@ -297,13 +277,12 @@ flood_result flood(unsigned short port, const std::string& ca, int n,
 TEST_F(SidecarFaults, AThousandConcurrentConnectionsAreServedWithinBounds) {
   auto sidecar =
       sidecar_process::start(standard_routes(env_), {"--log-level", "info"});
-  const int pid = sidecar.process().pid();
-  const long idle_rss = proc_status_kb(pid, "VmRSS");
+  const long idle_rss = sidecar.process().status_kb("VmRSS");
   long open_rss = 0;
   long open_fd_count = 0;
   auto r = flood(sidecar.port(), sidecar.ca_pem(), 1000, [&] {
-    open_rss = proc_status_kb(pid, "VmRSS");
-    open_fd_count = open_fds(pid);
+    open_rss = sidecar.process().status_kb("VmRSS");
+    open_fd_count = sidecar.process().open_descriptors();
   });
   EXPECT_EQ(r.ok, 1000) << r.failed << " failed, first: " << r.first_error;
   // Every client connection is open at this point; upstream connections
@@ -314,10 +293,10 @@ TEST_F(SidecarFaults, AThousandConcurrentConnectionsAreServedWithinBounds) {
   // Once they close, descriptors go back down (no leak).
   const auto until =
       std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  long after = open_fds(pid);
+  long after = sidecar.process().open_descriptors();
   while (after > 100 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    after = open_fds(pid);
+    after = sidecar.process().open_descriptors();
   }
   EXPECT_LT(after, 100);
   EXPECT_EQ(sidecar.admin_get("/healthz").status, 200);

@@ -229,8 +229,9 @@ TEST_F(KubectlThroughSidecar, AdminEndpointsReportTheTableInForce) {
   auto metrics = sidecar_->admin_get("/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("mca_routing_table_info{version=\"" +
                                  j["version"].get<std::string>() + "\"} 1"));
-  EXPECT_THAT(metrics, HasSubstr("mca_requests_total{cluster=\"home\",code=\"200\","
-                                 "resource=\"\",verb=\"non-resource\"}"));
+  EXPECT_THAT(metrics,
+              HasSubstr("mca_requests_total{cluster=\"home\",code=\"200\","
+                        "resource=\"\",verb=\"non-resource\"}"));
 }
 
 }  // namespace

@@ -110,5 +110,26 @@ TEST_F(CredentialSources, EachAuthKindBecomesItsCredential) {
   EXPECT_TRUE(anonymous->client_cert_pem.empty());
 }
 
+TEST(AuthorizationValue, BearerBasicOrNothing) {
+  credential bearer;
+  bearer.bearer_token = "abc.def";
+  EXPECT_EQ(authorization_value(bearer), "Bearer abc.def");
+
+  credential basic;
+  basic.basic_username = "admin";
+  basic.basic_password = "s3cret:x";
+  // base64("admin:s3cret:x")
+  EXPECT_EQ(authorization_value(basic), "Basic YWRtaW46czNjcmV0Ong=");
+
+  credential cert_only;
+  cert_only.client_cert_pem = "-----BEGIN CERTIFICATE-----";
+  EXPECT_EQ(authorization_value(cert_only), "");
+
+  // A token wins over basic credentials, as client-go does.
+  credential both = basic;
+  both.bearer_token = "tok";
+  EXPECT_EQ(authorization_value(both), "Bearer tok");
+}
+
 }  // namespace
 }  // namespace mca::kube
