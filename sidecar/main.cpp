@@ -8,6 +8,7 @@
 #include "common/cli/standard_options.hpp"
 #include "sidecar/explain/explain.hpp"
 #include "sidecar/runtime/sidecar_app.hpp"
+#include "sidecar/subscription/passthrough_table.hpp"
 
 namespace po = boost::program_options;
 
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
       "METHOD TARGET   (what a request would do; see explain --help)"};
   mca::sidecar::sidecar_options o;
   std::string routes, pod_sa_dir, local_sa_dir, admin = "0.0.0.0:9090";
+  std::string operator_ca, token_file, state_dir, failure_mode;
   int port = -1;
   long request_timeout = 60, idle_timeout = 90, drain = 5;
   po::options_description options("Sidecar");
@@ -54,6 +56,24 @@ int main(int argc, char** argv) {
   options.add_options()
       ("routes", po::value(&routes)->value_name("FILE"),
        "routing table (YAML or JSON), reloaded when it changes")
+      ("operator", po::value(&o.operator_address)->value_name("HOST:PORT"),
+       "subscribe to the operator's routing stream (gRPC over TLS), e.g. "
+       "mca-operator.mca-system.svc:9443; not with --routes")
+      ("operator-ca", po::value(&operator_ca)->value_name("FILE"),
+       "CA bundle (PEM) the operator's certificate must chain to; re-read "
+       "at every connect")
+      ("token-file", po::value(&token_file)->value_name("FILE"),
+       "bearer token for the operator (projected service-account token, "
+       "audience mca-operator); re-read at every connect")
+      ("state-dir", po::value(&state_dir)->value_name("DIR"),
+       "keep the operator's last good table in DIR/routes.json and serve it "
+       "at once after a restart")
+      ("failure-mode", po::value(&failure_mode)->value_name("MODE"),
+       "until the operator's first table: FailClosed (503, not ready; the "
+       "default) or LocalPassthrough (everything to the home cluster)")
+      ("local-server", po::value(&o.local_server)->value_name("URL"),
+       "the home cluster for LocalPassthrough (default: https:// and the "
+       "sidecar's own $KUBERNETES_SERVICE_HOST and _PORT)")
       ("port", po::value(&port)->value_name("N"),
        "API listener port (default: $MCA_LISTEN_PORT, else 6443)")
       ("pod-sa-dir", po::value(&pod_sa_dir)->value_name("DIR"),
@@ -117,6 +137,43 @@ int main(int argc, char** argv) {
   if (request_timeout <= 0 || idle_timeout <= 0 || drain < 0) {
     return usage_error("timeouts must be positive");
   }
+  if (!o.operator_address.empty()) {
+    if (!routes.empty()) {
+      return usage_error("--operator and --routes are mutually exclusive");
+    }
+    if (operator_ca.empty()) {
+      return usage_error("--operator needs --operator-ca");
+    }
+    if (token_file.empty()) {
+      return usage_error("--operator needs --token-file");
+    }
+  } else if (!operator_ca.empty() || !token_file.empty() ||
+             !state_dir.empty() || !failure_mode.empty() ||
+             !o.local_server.empty()) {
+    return usage_error(
+        "--operator-ca, --token-file, --state-dir, --failure-mode and "
+        "--local-server apply only with --operator");
+  }
+  if (failure_mode == "LocalPassthrough") {
+    o.failure = mca::sidecar::failure_mode::local_passthrough;
+  } else if (!failure_mode.empty() && failure_mode != "FailClosed") {
+    return usage_error(
+        "--failure-mode must be FailClosed or LocalPassthrough"
+        ", not '" +
+        failure_mode + "'");
+  }
+  if (o.failure == mca::sidecar::failure_mode::local_passthrough &&
+      o.local_server.empty()) {
+    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+    const char* service_port = std::getenv("KUBERNETES_SERVICE_PORT");
+    auto server = mca::sidecar::local_server_from_environment(
+        host ? host : "", service_port ? service_port : "");
+    if (!server) return usage_error(server.error().message);
+    o.local_server = *server;
+  }
+  o.operator_ca = operator_ca;
+  o.token_file = token_file;
+  o.state_dir = state_dir;
   o.routes_file = routes;
   o.pod_sa_dir = pod_sa_dir;
   if (!local_sa_dir.empty()) o.local.service_account_dir = local_sa_dir;

@@ -40,4 +40,24 @@ std::optional<int> parse(const program& prog, po::options_description& options,
   return std::nullopt;
 }
 
+bool split_host_port(const std::string& text, std::string& host,
+                     unsigned short& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  const std::string digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const int p = std::stoi(digits);
+  if (p > 65535) return false;
+  port = static_cast<unsigned short>(p);
+  return true;
+}
+
 }  // namespace mca::cli

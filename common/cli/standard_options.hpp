@@ -25,4 +25,9 @@ std::optional<int> parse(const program& prog,
                          const char* const* argv, std::ostream& out,
                          std::ostream& err);
 
+// "0.0.0.0:9090", ":9090" or "[::]:9090" into address and port; an empty
+// host is 0.0.0.0. False when the text is not of that form.
+bool split_host_port(const std::string& text, std::string& host,
+                     unsigned short& port);
+
 }  // namespace mca::cli

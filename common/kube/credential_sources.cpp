@@ -4,22 +4,11 @@
 #include <sstream>
 #include <system_error>
 
-#include <openssl/evp.h>
-
 #include "common/kube/credentials.hpp"
+#include "common/util/base64.hpp"
 
 namespace mca::kube {
 namespace {
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(in.data()),
-                      static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 class static_source final : public credential_source {
  public:
@@ -103,7 +92,8 @@ class token_file_source final : public credential_source {
 std::string authorization_value(const credential& cred) {
   if (!cred.bearer_token.empty()) return "Bearer " + cred.bearer_token;
   if (!cred.basic_username.empty()) {
-    return "Basic " + base64(cred.basic_username + ":" + cred.basic_password);
+    return "Basic " +
+           util::base64_encode(cred.basic_username + ":" + cred.basic_password);
   }
   return {};
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/util/base64.hpp"
 #include "common/util/strings.hpp"
 
 namespace mca::kube {
@@ -90,52 +91,8 @@ boost::system::result<std::string> read_file(const fs::path& path) {
   return out;
 }
 
-// ---------------------------------------------------------------- base64
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-// Standard alphabet. Line breaks are tolerated (YAML block scalars and
-// `base64` without -w0 produce them); padding may be omitted, but what is
-// there must be where padding belongs.
-std::optional<std::string> base64_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t digits = 0;
-  std::size_t padding = 0;
-  for (const char c : in) {
-    if (is_space(c)) continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    const int v = base64_value(c);
-    if (v < 0 || padding > 0) return std::nullopt;
-    acc = ((acc << 6U) | static_cast<std::uint32_t>(v)) & 0xFFFFFFU;
-    bits += 6;
-    ++digits;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(
-          static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU));
-    }
-  }
-  const std::size_t tail = digits % 4;
-  if (tail == 1) return std::nullopt;
-  if (padding > 0 && tail + padding != 4) return std::nullopt;
-  return out;
 }
 
 // ---------------------------------------------------------------- YAML
@@ -293,7 +250,7 @@ result<std::string> read_pem(const YAML::Node& body, const char* file_key,
   auto data = get_string(body, data_key, where);
   if (!data) return data.error();
   if (!data->empty()) {
-    auto decoded = base64_decode(*data);
+    auto decoded = util::base64_decode(*data);
     if (!decoded) {
       return config_error(where + ": " + data_key + ": not valid base64");
     }

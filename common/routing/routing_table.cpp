@@ -188,10 +188,19 @@ credential_source parse_credentials(const YAML::Node& node,
     return t;
   }
   if (kind == "clientCertificate") {
-    check_fields(body, at, {"certFile", "keyFile"});
+    check_fields(body, at, {"certFile", "keyFile", "certData", "keyData"});
     client_certificate_credentials c;
-    c.cert_file = required_string(body, "certFile", at);
-    c.key_file = required_string(body, "keyFile", at);
+    c.cert_file = optional_string(body, "certFile", at).value_or("");
+    c.key_file = optional_string(body, "keyFile", at).value_or("");
+    c.cert_data = optional_string(body, "certData", at).value_or("");
+    c.key_data = optional_string(body, "keyData", at).value_or("");
+    const bool files = !c.cert_file.empty() && !c.key_file.empty() &&
+                       c.cert_data.empty() && c.key_data.empty();
+    const bool data = !c.cert_data.empty() && !c.key_data.empty() &&
+                      c.cert_file.empty() && c.key_file.empty();
+    if (!files && !data) {
+      fail(at, "must set either certFile and keyFile, or certData and keyData");
+    }
     return c;
   }
   check_fields(body, at, {"file", "context"});
@@ -209,7 +218,7 @@ target_spec parse_target(const YAML::Node& node, const std::string& where) {
   const std::string at = where + " (" + quote(t.name) + ")";
   check_fields(node, at,
                {"name", "server", "caFile", "caData", "tlsServerName",
-                "insecureSkipTLSVerify", "credentials"});
+                "insecureSkipTLSVerify", "credentials", "impersonateUser"});
   t.server = required_string(node, "server", at);
   if (!is_https_url(t.server)) {
     fail(field(at, "server"),
@@ -222,6 +231,8 @@ target_spec parse_target(const YAML::Node& node, const std::string& where) {
   }
   t.tls_server_name = optional_string(node, "tlsServerName", at).value_or("");
   t.insecure_skip_tls_verify = optional_bool(node, "insecureSkipTLSVerify", at);
+  t.impersonate_user =
+      optional_string(node, "impersonateUser", at).value_or("");
   const YAML::Node creds = node["credentials"];
   if (is_absent(creds)) fail(field(at, "credentials"), "is required");
   t.credentials = parse_credentials(creds, field(at, "credentials"));
@@ -436,7 +447,10 @@ nlohmann::json canonical(const credential_source& c) {
         } else if constexpr (std::is_same_v<type,
                                             client_certificate_credentials>) {
           return {{"clientCertificate",
-                   {{"certFile", v.cert_file}, {"keyFile", v.key_file}}}};
+                   {{"certFile", v.cert_file},
+                    {"keyFile", v.key_file},
+                    {"certData", v.cert_data},
+                    {"keyData", v.key_data}}}};
         } else {
           return {{"kubeconfig", {{"file", v.file}, {"context", v.context}}}};
         }
@@ -464,7 +478,8 @@ nlohmann::json canonical(const routing_table& t) {
                        {"caData", s.ca_data},
                        {"tlsServerName", s.tls_server_name},
                        {"insecureSkipTLSVerify", s.insecure_skip_tls_verify},
-                       {"credentials", canonical(s.credentials)}});
+                       {"credentials", canonical(s.credentials)},
+                       {"impersonateUser", s.impersonate_user}});
   }
   const auto pattern = [](const glob& g) { return g.pattern(); };
   nlohmann::json rules = nlohmann::json::array();

@@ -114,9 +114,13 @@ struct token_credentials {  // exactly one of file / value
   std::string value;
   bool operator==(const token_credentials&) const = default;
 };
+// Exactly one of the files or the data pair: a standalone table names files,
+// a table the operator streams carries the PEM itself (the pod has no file).
 struct client_certificate_credentials {
   std::string cert_file;
   std::string key_file;
+  std::string cert_data;
+  std::string key_data;
   bool operator==(const client_certificate_credentials&) const = default;
 };
 struct kubeconfig_credentials {
@@ -136,6 +140,10 @@ struct target_spec {
   std::string tls_server_name;
   bool insecure_skip_tls_verify = false;
   credential_source credentials;
+  // Sent as Impersonate-User on every request to this target (after the
+  // app's own Impersonate-* headers are stripped), so the target's RBAC
+  // decides per workload. Empty: no impersonation.
+  std::string impersonate_user;
 
   bool operator==(const target_spec&) const = default;
 };

@@ -27,6 +27,12 @@ json credentials_json(const credential_source& source) {
           return {{"token", {{"file", c.file}}}};
         } else if constexpr (std::is_same_v<type,
                                             client_certificate_credentials>) {
+          if (!c.cert_data.empty()) {
+            return {{"clientCertificate",
+                     {{"certData",
+                       "<" + std::to_string(c.cert_data.size()) + " bytes>"},
+                      {"keyData", redacted}}}};
+          }
           return {{"clientCertificate",
                    {{"certFile", c.cert_file}, {"keyFile", c.key_file}}}};
         } else {
@@ -49,6 +55,7 @@ json target_json(const target_spec& t) {
     out["caData"] = "<" + std::to_string(t.ca_data.size()) + " bytes>";
   }
   if (!t.tls_server_name.empty()) out["tlsServerName"] = t.tls_server_name;
+  if (!t.impersonate_user.empty()) out["impersonateUser"] = t.impersonate_user;
   out["credentials"] = credentials_json(t.credentials);
   return out;
 }

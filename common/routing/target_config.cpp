@@ -61,6 +61,11 @@ mca::result<kube::client_config> client_config_for(
           }
         } else if constexpr (std::is_same_v<kind,
                                             client_certificate_credentials>) {
+          if (!c.cert_data.empty()) {
+            config.auth.client_cert_pem = c.cert_data;
+            config.auth.client_key_pem = c.key_data;
+            return {};
+          }
           auto cert = read_file(target.name, "client certificate", c.cert_file);
           if (!cert) return cert.error();
           auto key = read_file(target.name, "client key", c.key_file);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/core/error.hpp"
+#include "common/http/admin_server.hpp"
 
 namespace mca::sidecar {
 
@@ -22,12 +23,7 @@ struct readiness {
   std::string detail;  // appended to the "not ready" text, e.g. why no table
 };
 
-struct admin_endpoint {
-  std::string address = "0.0.0.0";  // an IP literal; "::" for dual-stack
-  std::uint16_t port = 9090;        // 0: any free port (tests)
-  // Per read or write; also how long an idle keep-alive connection stays.
-  std::chrono::milliseconds timeout = std::chrono::seconds(10);
-};
+using http::admin_endpoint;
 
 // The sidecar's plain-HTTP admin port: /healthz, /readyz, /metrics, /routes.
 // It runs on its own thread with its own io_context, so a busy or stuck
@@ -58,8 +54,7 @@ class admin_server {
   std::uint16_t port() const noexcept;
 
  private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  std::unique_ptr<http::admin_server> server_;
 };
 
 }  // namespace mca::sidecar

@@ -75,7 +75,24 @@ sidecar_metrics::sidecar_metrics(clock_fn clock, std::size_t max_request_series)
                       .Name("mca_routing_table_age_seconds")
                       .Help("Seconds since the routing table in force was "
                             "loaded")
-                      .Register(*registry_)) {
+                      .Register(*registry_)),
+      operator_connected_(&prometheus::BuildGauge()
+                               .Name("mca_operator_connected")
+                               .Help("1 while a routing stream to the "
+                                     "operator is up, else 0")
+                               .Register(*registry_)
+                               .Add({})) {
+  // Both results present at 0 from the start, so that an alert on NACKs
+  // sees a series before the first one.
+  auto& pushes = prometheus::BuildCounter()
+                     .Name("mca_operator_pushes_total")
+                     .Help(
+                         "Routing tables pushed by the operator, by what "
+                         "the sidecar answered (ack: in force, nack: "
+                         "refused)")
+                     .Register(*registry_);
+  operator_acks_ = &pushes.Add({{"result", "ack"}});
+  operator_nacks_ = &pushes.Add({{"result", "nack"}});
   const build_info build = current_build();
   prometheus::BuildGauge()
       .Name("mca_build_info")
@@ -200,6 +217,14 @@ void sidecar_metrics::table_loaded(std::string version) {
   table_info_series_ = &table_info_->Add({{"version", version}});
   table_info_series_->Set(1);
   table_version_ = std::move(version);
+}
+
+void sidecar_metrics::operator_connected(bool connected) {
+  operator_connected_->Set(connected ? 1 : 0);
+}
+
+void sidecar_metrics::operator_push(bool accepted) {
+  (accepted ? operator_acks_ : operator_nacks_)->Increment();
 }
 
 std::string sidecar_metrics::render() const {

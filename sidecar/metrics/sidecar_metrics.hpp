@@ -56,6 +56,10 @@ class sidecar_metrics {
   void record_rule_match(std::string_view policy, std::string_view rule);
   // The table with `version` is now in force; its age counts from now.
   void table_loaded(std::string version);
+  // Whether a stream to the operator is up (a message was heard on it).
+  void operator_connected(bool connected);
+  // A push from the operator was ACKed (`accepted`) or NACKed.
+  void operator_push(bool accepted);
 
   // Everything in the Prometheus text exposition format (version 0.0.4).
   std::string render() const;
@@ -97,6 +101,10 @@ class sidecar_metrics {
   prometheus::Family<prometheus::Counter>* rule_matches_;
   prometheus::Family<prometheus::Gauge>* table_info_;
   prometheus::Family<prometheus::Gauge>* table_age_;
+  // Made at construction and never removed: no lock needed.
+  prometheus::Gauge* operator_connected_;
+  prometheus::Counter* operator_acks_ = nullptr;
+  prometheus::Counter* operator_nacks_ = nullptr;
 
   // Guards the series caches: a lookup here is cheaper than building the
   // label map prometheus::Family::Add wants on every request.

@@ -293,8 +293,8 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
 
   const auto table = shared_.tables.current();
   if (!table) {
-    co_return co_await respond_error(
-        rs, 503, "no routing table is loaded yet; the sidecar fails closed");
+    co_return co_await respond_error(rs, 503,
+                                     shared_.tables.unavailable_message());
   }
 
   const bool has_body = !rs.head->is_done();
@@ -631,6 +631,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
     out.insert(name, f.value());
   }
   out.set(bhttp::field::host, pool.address().host_header());
+  if (!spec.impersonate_user.empty()) {
+    out.set("Impersonate-User", spec.impersonate_user);
+  }
   if (upgrade) {
     out.set(bhttp::field::connection, "Upgrade");
     out.set(bhttp::field::upgrade, in[bhttp::field::upgrade]);

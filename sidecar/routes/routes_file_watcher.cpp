@@ -42,7 +42,7 @@ mca::result<void> routes_file_watcher::load_now() {
   auto table = routing::routing_table::parse(*text, path_.string());
   if (!table) return table.error();
   last_text_ = std::move(*text);
-  tables_.install(std::move(*table));
+  tables_.install(std::move(*table), "file " + path_.string());
   return {};
 }
 
@@ -93,7 +93,7 @@ void routes_file_watcher::poll() {
   }
   last_text_ = std::move(*text);
   const std::string version = table->version;
-  tables_.install(std::move(*table));
+  tables_.install(std::move(*table), "file " + path_.string());
   log_("routes: loaded version " + version + " from " + path_.string());
 }
 

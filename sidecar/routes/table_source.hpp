@@ -25,8 +25,9 @@ class table_source {
 
   table_ptr current() const noexcept { return table_.load(); }
 
-  // Puts `table` in force and remembers when.
-  void install(routing::routing_table table);
+  // Puts `table` in force and remembers when, and where it came from
+  // (`source`, e.g. "file /etc/mca/routes.yaml", shown by /routes).
+  void install(routing::routing_table table, std::string source = {});
   void on_change(change_handler handler);
 
   // The last rejected update, kept until a good one arrives: "" when the
@@ -34,12 +35,26 @@ class table_source {
   std::string last_error() const;
   void set_last_error(std::string message);
   std::chrono::system_clock::time_point loaded_at() const;
+  // The `source` given with the table in force ("" if none was given).
+  std::string source() const;
+
+  // Why there is no table yet, said to the app in the 503 it gets until the
+  // first table arrives: e.g. "waiting for the operator at HOST:PORT".
+  // Kept after a table arrives but no longer shown.
+  void set_waiting_reason(std::string reason);
+  // "<reason> (last error: <last_error>)", or "" when no reason was set.
+  std::string waiting_detail() const;
+  // The text of that 503: "no routing table yet: " + waiting_detail(), or a
+  // generic text when no reason was set.
+  std::string unavailable_message() const;
 
  private:
   std::atomic<table_ptr> table_;
   mutable std::mutex mutex_;
   change_handler handler_;
   std::string last_error_;
+  std::string waiting_reason_;
+  std::string source_;
   std::chrono::system_clock::time_point loaded_at_{};
 };
 

@@ -26,6 +26,9 @@
 #include "sidecar/proxy/proxy_listener.hpp"
 #include "sidecar/routes/routes_file_watcher.hpp"
 #include "sidecar/routes/table_source.hpp"
+#include "sidecar/subscription/passthrough_table.hpp"
+#include "sidecar/subscription/routes_subscription.hpp"
+#include "sidecar/subscription/state_store.hpp"
 
 namespace mca::sidecar {
 namespace {
@@ -73,6 +76,48 @@ std::string pod_namespace(const sidecar_options& options) {
   std::string ns;
   if (in && std::getline(in, ns) && !ns.empty()) return ns;
   return "default";
+}
+
+// The first table of an operator-fed sidecar, before the operator says
+// anything: the saved one, else LocalPassthrough's, else none (FailClosed).
+// Then the subscription, not yet started. Null after a start-up error,
+// which is written to `err`.
+std::unique_ptr<routes_subscription> make_subscription(
+    const sidecar_options& options, table_source& tables,
+    sidecar_metrics& metrics, std::ostream& err) {
+  subscription_options sub;
+  sub.address = options.operator_address;
+  sub.ca_file = options.operator_ca;
+  sub.token_file = options.token_file;
+  sub.state_dir = options.state_dir;
+  tables.set_waiting_reason("waiting for the operator at " +
+                            options.operator_address);
+  if (!options.state_dir.empty()) {
+    auto saved = state_store(options.state_dir).load();
+    if (!saved.warning.empty()) spdlog::warn("routes: {}", saved.warning);
+    if (saved.table) {
+      sub.version_in_force = saved.table->version;
+      tables.install(std::move(*saved.table),
+                     "state " + options.state_dir.string());
+      spdlog::info(
+          "routes: serving saved version {} from {} until the "
+          "operator confirms or replaces it",
+          sub.version_in_force, options.state_dir.string());
+    }
+  }
+  if (!tables.current() && options.failure == failure_mode::local_passthrough) {
+    auto passthrough = make_passthrough_table(options.local_server);
+    if (!passthrough) {
+      err << "mca-sidecar: " << passthrough.error().message << "\n";
+      return nullptr;
+    }
+    tables.install(std::move(*passthrough), std::string(passthrough_policy));
+    spdlog::info(
+        "routes: LocalPassthrough: every request goes to {} until "
+        "the operator's first table",
+        options.local_server);
+  }
+  return std::make_unique<routes_subscription>(std::move(sub), tables, metrics);
 }
 
 }  // namespace
@@ -137,6 +182,11 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
     spdlog::info("routes: loaded version {} from {}", tables.current()->version,
                  options.routes_file.string());
   }
+  std::unique_ptr<routes_subscription> subscription;
+  if (!options.operator_address.empty()) {
+    subscription = make_subscription(options, tables, metrics, err);
+    if (!subscription) return 1;
+  }
 
   proxy_shared shared{tables, placements, metrics, options.limits};
   std::vector<std::unique_ptr<worker_thread>> workers;
@@ -165,6 +215,11 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
         r.listener_up = listener_up.load();
         r.table_loaded = tables.current() != nullptr;
         r.detail = tables.last_error();
+        if (!r.table_loaded) {
+          if (auto waiting = tables.waiting_detail(); !waiting.empty()) {
+            r.detail = std::move(waiting);
+          }
+        }
         return r;
       },
       [&] {
@@ -175,6 +230,7 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
           out = nlohmann::json::object();
         }
         if (auto e = tables.last_error(); !e.empty()) out["lastError"] = e;
+        if (auto s = tables.source(); !s.empty()) out["source"] = s;
         return out.dump(2);
       },
       metrics);
@@ -210,6 +266,7 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
       listener.port(), workers.size(), options.admin_address, admin.port(),
       max_connections);
   if (watcher) watcher->start();
+  if (subscription) subscription->start();
 
   // Shutdown: stop accepting, let requests in flight finish within the
   // grace period, end watches cleanly, then stop.
@@ -233,6 +290,8 @@ int run_sidecar(const sidecar_options& options, std::ostream& err) {
                  shared.open_connections.load(), options.drain.count());
     listener_up = false;
     if (watcher) watcher->stop();
+    // The table in force serves the drain; no new one is needed.
+    if (subscription) subscription->stop();
     *drain_deadline = std::chrono::steady_clock::now() + options.drain;
     listener.stop_and_drain();
     wait_drained();

@@ -70,19 +70,23 @@ sidecar_process sidecar_process::start(const std::string& routes_yaml,
   s.dir_ =
       std::filesystem::temp_directory_path() / unique_name("mca-sidecar-test");
   std::filesystem::create_directories(s.dir_);
-  s.routes_ = s.dir_ / "routes.yaml";
-  std::ofstream(s.routes_) << routes_yaml;
-  std::vector<std::string> argv = {MCA_SIDECAR_BINARY,
-                                   "--routes",
-                                   s.routes_.string(),
-                                   "--port",
-                                   "0",
-                                   "--admin-address",
-                                   "127.0.0.1:0",
-                                   "--pod-sa-dir",
-                                   (s.dir_ / "pod-sa").string(),
-                                   "--namespace",
-                                   "e2e"};
+  std::vector<std::string> argv = {MCA_SIDECAR_BINARY};
+  // Without a table the sidecar is fed by the operator (extra_args say
+  // where).
+  if (!routes_yaml.empty()) {
+    s.routes_ = s.dir_ / "routes.yaml";
+    std::ofstream(s.routes_) << routes_yaml;
+    argv.insert(argv.end(), {"--routes", s.routes_.string()});
+  }
+  argv.insert(argv.end(), {"--port", "0", "--admin-address", "127.0.0.1:0",
+                           "--pod-sa-dir", (s.dir_ / "pod-sa").string()});
+  std::string ns = "e2e";
+  if (auto it = std::find(extra_args.begin(), extra_args.end(), "--namespace");
+      it != extra_args.end() && it + 1 != extra_args.end()) {
+    ns = *(it + 1);
+  } else {
+    argv.insert(argv.end(), {"--namespace", ns});
+  }
   // Debug logs help when a test fails, unless the test asks otherwise.
   if (std::find(extra_args.begin(), extra_args.end(), "--log-level") ==
       extra_args.end()) {
@@ -124,7 +128,8 @@ sidecar_process sidecar_process::start(const std::string& routes_yaml,
       << (s.dir_ / "pod-sa" / "token").string()
       << "\ncontexts:\n- name: sidecar\n  context: {cluster: sidecar, user: "
          "app, "
-         "namespace: e2e}\ncurrent-context: sidecar\n";
+         "namespace: "
+      << ns << "}\ncurrent-context: sidecar\n";
   return s;
 }
 

@@ -343,7 +343,13 @@ std::vector<error_row> error_rows() {
       {"cert_without_key",
        with_target("  - {name: a, server: \"https://x\", credentials: "
                    "{clientCertificate: {certFile: /c}}}\n"),
-       {"credentials.clientCertificate.keyFile: is required"}},
+       {"credentials.clientCertificate",
+        "either certFile and keyFile, or certData and keyData"}},
+      {"cert_file_and_data_mixed",
+       with_target("  - {name: a, server: \"https://x\", credentials: "
+                   "{clientCertificate: {certFile: /c, keyData: k}}}\n"),
+       {"credentials.clientCertificate",
+        "either certFile and keyFile, or certData and keyData"}},
       {"kubeconfig_without_file",
        with_target("  - {name: a, server: \"https://x\", credentials: "
                    "{kubeconfig: {context: c}}}\n"),

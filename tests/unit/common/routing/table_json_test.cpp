@@ -178,6 +178,29 @@ defaultTarget: east
             nlohmann::json::parse(R"({"token":{"value":"<redacted>"}})"));
 }
 
+TEST(TableJson, ClientKeyDataNeverAppearsAndImpersonationShows) {
+  const routing_table table = parse_or_fail(R"(
+apiVersion: mca.x-k8s.io/v1alpha1
+kind: RoutingTable
+policy: p
+targets:
+  - name: east
+    server: https://east.example
+    impersonateUser: "system:serviceaccount:team-a:builder"
+    credentials:
+      clientCertificate: {certData: "CERT-PEM", keyData: "PRIVATE-KEY-PEM"}
+defaultTarget: east
+)");
+  const nlohmann::json j = to_redacted_json(table);
+  EXPECT_THAT(j.dump(), Not(HasSubstr("PRIVATE-KEY-PEM")));
+  EXPECT_EQ(
+      j.at("targets").at(0).at("credentials"),
+      nlohmann::json::parse(
+          R"({"clientCertificate":{"certData":"<8 bytes>","keyData":"<redacted>"}})"));
+  EXPECT_EQ(j.at("targets").at(0).at("impersonateUser"),
+            "system:serviceaccount:team-a:builder");
+}
+
 TEST(TableJson, CaDataShowsItsSizeOnly) {
   const std::string pem =
       R"(-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n)";

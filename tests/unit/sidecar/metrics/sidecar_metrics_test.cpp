@@ -200,5 +200,28 @@ TEST(SidecarMetrics, RecordingWhileScrapingFromOtherThreads) {
       text, HasSubstr("rule=\"rule3\"} " + std::to_string(per_worker) + "\n"));
 }
 
+TEST(SidecarMetrics, OperatorConnectionAndPushes) {
+  sidecar_metrics m;
+  std::string text = m.render();
+  // Present at 0 before the first stream and the first push.
+  EXPECT_THAT(text, HasSubstr("# TYPE mca_operator_connected gauge\n"
+                              "mca_operator_connected 0\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE mca_operator_pushes_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("mca_operator_pushes_total{result=\"ack\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("mca_operator_pushes_total{result=\"nack\"} 0\n"));
+  m.operator_connected(true);
+  m.operator_push(true);
+  m.operator_push(true);
+  m.operator_push(false);
+  text = m.render();
+  EXPECT_THAT(text, HasSubstr("mca_operator_connected 1\n"));
+  EXPECT_THAT(text, HasSubstr("mca_operator_pushes_total{result=\"ack\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("mca_operator_pushes_total{result=\"nack\"} 1\n"));
+  m.operator_connected(false);
+  EXPECT_THAT(m.render(), HasSubstr("mca_operator_connected 0\n"));
+}
+
 }  // namespace
 }  // namespace mca::sidecar

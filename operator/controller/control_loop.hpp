@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/kube/informer.hpp"
+#include "common/kube/rest_client.hpp"
+#include "operator/compile/policy_compiler.hpp"
+#include "operator/stream/table_hub.hpp"
+
+namespace mca::op {
+
+struct control_options {
+  std::string operator_namespace = "mca-system";
+  // Changes that arrive together (an apply of several objects, a relist)
+  // are compiled once.
+  std::chrono::milliseconds debounce{100};
+};
+
+// The controller: informers on ClusterTargets, RoutingPolicies, the
+// operator namespace's Secrets, Namespaces and injected Pods; on a change it
+// judges the policies, recompiles the tables of the pods the change can
+// affect and publishes them to the hub. With status writing on (the Lease
+// leader), it also writes the policies' and targets' status. Runs on one
+// io_context thread.
+class control_loop {
+ public:
+  control_loop(boost::asio::io_context& io, kube::rest_client& home,
+               table_hub& hub, control_options options);
+  ~control_loop();
+  control_loop(const control_loop&) = delete;
+  control_loop& operator=(const control_loop&) = delete;
+
+  void start();
+  void stop();  // from the io thread
+  bool synced() const;
+
+  // The injected pod `ns/name` as cached, for the authenticator.
+  std::optional<pod_info> injected_pod(const std::string& ns,
+                                       const std::string& name) const;
+
+  // Only the Lease leader writes status; set from the elector's callbacks.
+  void set_writes_status(bool on);
+  // A sidecar refused a table: written to its policies' status.
+  void record_nack(const std::string& pod_key, const std::string& version,
+                   const std::string& error);
+
+  struct stats {
+    std::size_t pods = 0;
+    std::size_t policies = 0;
+    std::size_t compiled = 0;  // in the last pass
+  };
+  stats last_pass() const { return stats_; }
+
+ private:
+  void changed(std::set<std::string> namespaces, bool everything,
+               std::optional<std::string> pod_key);
+  void reconcile();
+  boost::asio::awaitable<void> write_status();
+
+  boost::asio::io_context& io_;
+  kube::rest_client& home_;
+  table_hub& hub_;
+  control_options options_;
+  std::vector<std::unique_ptr<kube::informer>> informers_;
+  kube::informer* targets_ = nullptr;
+  kube::informer* policies_ = nullptr;
+  kube::informer* secrets_ = nullptr;
+  kube::informer* pods_ = nullptr;
+  kube::informer* namespaces_ = nullptr;
+  boost::asio::steady_timer debounce_;
+  bool scheduled_ = false;
+  bool everything_dirty_ = true;
+  std::set<std::string> dirty_namespaces_;
+  std::set<std::string> dirty_pods_;
+  bool writes_status_ = false;
+  bool writing_status_ = false;
+  bool stopping_ = false;
+
+  // The last good table per pod (by uid), kept when a later compile fails.
+  std::map<std::string, compiled_table> tables_;
+  std::map<std::string, policy_verdict> verdicts_;    // by policy key
+  std::map<std::string, std::string> target_errors_;  // by target name
+  std::map<std::string, std::string> nacks_;          // policy key -> message
+  std::map<std::string, std::string> written_;        // object key -> status
+  stats stats_;
+};
+
+}  // namespace mca::op

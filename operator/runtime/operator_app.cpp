@@ -1,0 +1,294 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <ostream>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/http/admin_server.hpp"
+#include "common/kube/connect.hpp"
+#include "common/kube/kubeconfig.hpp"
+#include "common/kube/leader_elector.hpp"
+#include "common/kube/rest_client.hpp"
+#include "common/util/text_file.hpp"
+#include "common/version/build_info.hpp"
+#include "operator/auth/token_review_authenticator.hpp"
+#include "operator/controller/control_loop.hpp"
+#include "operator/grpc/certificate_files.hpp"
+#include "operator/grpc/tls_front.hpp"
+#include "operator/metrics/operator_metrics.hpp"
+#include "operator/runtime/operator_options.hpp"
+#include "operator/stream/routing_discovery_service.hpp"
+
+namespace mca::op {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+void configure_logging(const operator_options& o) {
+  auto logger = spdlog::stderr_logger_mt("mca-operator");
+  if (o.log_format == "json") {
+    // One JSON object per line; the message is escaped by hand because
+    // spdlog's pattern cannot escape.
+    logger->set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"mca-operator","msg":"%v"})",
+        spdlog::pattern_time_type::utc);
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  }
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+}
+
+mca::result<kube::client_config> home_config(const operator_options& o) {
+  if (o.kubeconfig.empty() && std::getenv("KUBERNETES_SERVICE_HOST")) {
+    return kube::load_in_cluster();
+  }
+  kube::kubeconfig_options k;
+  if (!o.kubeconfig.empty()) k.files = {o.kubeconfig};
+  if (!o.context.empty()) k.context = o.context;
+  return kube::load_kubeconfig(k);
+}
+
+std::string operator_namespace(const operator_options& o) {
+  if (!o.namespace_name.empty()) return o.namespace_name;
+  if (const char* env = std::getenv("POD_NAMESPACE"); env && *env) return env;
+  if (auto ns = util::read_text_file(
+          "/var/run/secrets/kubernetes.io/serviceaccount/namespace", 253)) {
+    if (!ns->empty()) return *ns;
+  }
+  return "mca-system";
+}
+
+std::string host_identity() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "mca-operator";
+  return std::string(name) + "-" + std::to_string(getpid());
+}
+
+}  // namespace
+
+int run_operator(const operator_options& options, std::ostream& err) {
+  configure_logging(options);
+  auto config = home_config(options);
+  if (!config) {
+    err << "mca-operator: " << config.error().message << "\n";
+    return 1;
+  }
+  if (options.grpc_cert.empty() || options.grpc_key.empty()) {
+    err << "mca-operator: --grpc-cert and --grpc-key are required (the "
+           "routing stream serves TLS 1.3 only)\n";
+    return 2;
+  }
+  const std::string ns = operator_namespace(options);
+
+  asio::io_context io(1);
+  auto transport = kube::make_transport(io.get_executor(), *config);
+  if (!transport) {
+    err << "mca-operator: " << transport.error().message << "\n";
+    return 1;
+  }
+  kube::rest_client home(*transport);
+
+  operator_metrics metrics;
+  control_loop* loop_ptr = nullptr;
+  table_hub hub(table_hub::events{
+      [&](const sidecar_identity& who, const std::string& version,
+          const std::string& error) {
+        metrics.record_nack();
+        if (loop_ptr != nullptr)
+          loop_ptr->record_nack(who.pod_key(), version, error);
+      },
+      [&](std::chrono::nanoseconds latency) { metrics.record_push(latency); },
+      [&](std::size_t n) { metrics.set_connected_sidecars(n); }});
+  control_loop loop(io, home, hub, control_options{ns});
+  loop_ptr = &loop;
+  token_review_authenticator auth(
+      io.get_executor(), home,
+      [&loop](const std::string& pod_ns, const std::string& name) {
+        return loop.injected_pod(pod_ns, name);
+      });
+  routing_discovery_service service(hub, auth);
+
+  // gRPC speaks plaintext on a private Unix socket; the TLS front owns the
+  // TCP port (TLS 1.3 only, certificates reloaded from their files).
+  std::error_code ec;
+  const auto socket_dir = std::filesystem::temp_directory_path() /
+                          ("mca-operator-" + std::to_string(getpid()));
+  std::filesystem::create_directories(socket_dir, ec);
+  std::filesystem::permissions(socket_dir, std::filesystem::perms::owner_all,
+                               ec);
+  const auto socket_path = socket_dir / "grpc.sock";
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_path.string(),
+                           grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    err << "mca-operator: cannot start the gRPC server on "
+        << socket_path.string() << "\n";
+    return 1;
+  }
+
+  certificate_files_options cert_options;
+  cert_options.on_error = [](const mca::error& e) {
+    spdlog::warn("gRPC serving certificate: {}; the previous one stays",
+                 e.message);
+  };
+  cert_options.on_reload = [](const grpc_tls_context& c) {
+    spdlog::info("gRPC serving certificate reloaded: {}", c.subject());
+  };
+  auto certs = certificate_files::load(
+      io.get_executor(), certificate_paths{options.grpc_cert, options.grpc_key},
+      cert_options);
+  if (!certs) {
+    err << "mca-operator: " << certs.error().message << "\n";
+    return 1;
+  }
+  (*certs)->start();
+  tls_front_config front_config;
+  front_config.address = options.grpc_address;
+  front_config.port = options.grpc_port;
+  front_config.backend_socket = socket_path;
+  auto bound = tls_front::bind(io.get_executor(), *certs, front_config);
+  if (!bound) {
+    err << "mca-operator: " << bound.error().message << "\n";
+    return 1;
+  }
+  tls_front& front = **bound;
+  front.start();
+
+  http::admin_endpoint admin_at;
+  admin_at.address = options.admin_address;
+  admin_at.port = options.admin_port;
+  std::map<std::string, http::admin_handler, std::less<>> routes;
+  routes["/healthz"] = [] { return http::admin_reply{200, "text/plain; charset=utf-8", "ok"}; };
+  // Ready once the caches are synced and every pod's table is compiled:
+  // then streams are accepted.
+  routes["/readyz"] = [&hub] {
+    if (hub.ready()) {
+      return http::admin_reply{
+          200, "application/json",
+          json{{"status", "healthy"}, {"kubernetes", "connected"}}.dump()};
+    }
+    return http::admin_reply{503, "application/json",
+                             json{{"status", "unhealthy"},
+                                  {"kubernetes",
+                                   "caches not synced: the API server has not "
+                                   "answered every list yet"}}
+                                 .dump()};
+  };
+  routes["/metrics"] = [&metrics] {
+    return http::admin_reply{200, "text/plain; version=0.0.4; charset=utf-8",
+                             metrics.render()};
+  };
+  admin_at.flag = "--admin-address";
+  http::admin_server admin(admin_at, std::move(routes));
+  if (auto started = admin.start(); !started) {
+    err << "mca-operator: " << started.error().message << "\n";
+    return 1;
+  }
+
+  std::unique_ptr<kube::leader_elector> elector;
+  if (options.leader_election) {
+    kube::leader_election_options lo;
+    lo.lease_namespace = ns;
+    lo.lease_name = "mca-operator";
+    lo.identity = options.identity.empty() ? host_identity() : options.identity;
+    elector = std::make_unique<kube::leader_elector>(
+        home, lo,
+        kube::leader_callbacks{
+            [&] {
+              spdlog::info("leader: this replica writes status");
+              metrics.set_leader(true);
+              loop.set_writes_status(true);
+            },
+            [&] {
+              spdlog::info("leader: stepped down");
+              metrics.set_leader(false);
+              loop.set_writes_status(false);
+            },
+            [](const std::string& holder) {
+              spdlog::info("leader: {} holds the lease", holder);
+            },
+            [](const error& e) {
+              spdlog::warn("leader election: {}", e.message);
+            }});
+    asio::co_spawn(io, elector->run(), asio::detached);
+  } else {
+    loop.set_writes_status(true);
+  }
+  loop.start();
+
+  // Heartbeats, slow streams, hub readiness.
+  asio::steady_timer ticker(io);
+  bool stopping = false;
+  std::function<void()> tick = [&] {
+    ticker.expires_after(std::chrono::seconds(1));
+    ticker.async_wait([&](const boost::system::error_code& e) {
+      if (e || stopping) return;
+      hub.tick(std::chrono::steady_clock::now());
+      tick();
+    });
+  };
+  tick();
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    spdlog::info("signal {}: shutting down", sig);
+    stopping = true;
+    ticker.cancel();
+    front.stop();
+    (*certs)->stop();
+    loop.stop();
+    if (elector) elector->stop();
+    // Streams end with the server; sidecars keep their tables and
+    // reconnect to another replica.
+    std::thread([&server] {
+      server->Shutdown(std::chrono::system_clock::now() +
+                       std::chrono::seconds(2));
+    }).detach();
+    asio::steady_timer grace(io);
+    // Give the elector a moment to release the Lease.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    asio::post(io, [&io] {
+      // Pending informer requests and the Lease release finish or are
+      // abandoned within a second.
+      auto last = std::make_shared<asio::steady_timer>(io);
+      last->expires_after(std::chrono::seconds(1));
+      last->async_wait(
+          [&io, last](const boost::system::error_code&) { io.stop(); });
+    });
+  });
+
+  spdlog::info(
+      "mca-operator {} in namespace {}: routing stream on {}:{}, "
+      "admin on {}:{}",
+      current_build().version, ns, options.grpc_address, front.port(),
+      options.admin_address, admin.port());
+  io.run();
+  server->Shutdown(std::chrono::system_clock::now());
+  admin.stop();
+  std::filesystem::remove_all(socket_dir, ec);
+  return 0;
+}
+
+}  // namespace mca::op

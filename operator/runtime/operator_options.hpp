@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace mca::op {
+
+// Everything `mca-operator` (run mode) is told on its command line.
+struct operator_options {
+  std::filesystem::path kubeconfig;  // empty: in-cluster, else $KUBECONFIG
+  std::string context;
+  std::string namespace_name;  // --namespace, else POD_NAMESPACE, else the SA's
+  std::string grpc_address = "0.0.0.0";
+  std::uint16_t grpc_port = 9443;
+  std::filesystem::path grpc_cert;
+  std::filesystem::path grpc_key;
+  std::string admin_address = "0.0.0.0";
+  std::uint16_t admin_port = 8080;
+  std::string identity;  // Lease holder; default: the host name
+  bool leader_election = true;
+  std::string log_format = "text";
+  std::string log_level = "info";
+};
+
+// Runs until SIGTERM or SIGINT. Returns the exit code; startup errors are
+// one line on `err`.
+int run_operator(const operator_options& options, std::ostream& err);
+
+}  // namespace mca::op
