@@ -12,29 +12,6 @@
 
 namespace po = boost::program_options;
 
-namespace {
-
-// "0.0.0.0:9090", ":9090" or "[::]:9090" into address and port.
-bool split_host_port(const std::string& text, std::string& host,
-                     unsigned short& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
-  try {
-    const int p = std::stoi(text.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    port = static_cast<unsigned short>(p);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "explain") {
@@ -131,7 +108,7 @@ int main(int argc, char** argv) {
     return usage_error("port " + std::to_string(port) + " is out of range");
   }
   o.port = static_cast<unsigned short>(port);
-  if (!split_host_port(admin, o.admin_address, o.admin_port)) {
+  if (!mca::cli::split_host_port(admin, o.admin_address, o.admin_port)) {
     return usage_error("--admin-address '" + admin + "' is not HOST:PORT");
   }
   if (request_timeout <= 0 || idle_timeout <= 0 || drain < 0) {
