@@ -94,15 +94,27 @@ json policy_status(const json& object, const routing_policy& p,
 }
 
 json target_status(const json& object, const cluster_target& t,
-                   const std::string& error) {
+                   const std::string& error, const probe_result* probe) {
   const bool ok = error.empty();
-  return {{"observedGeneration", t.generation},
-          {"conditions",
-           json::array({condition(
-               object, "CredentialsResolved", ok,
-               ok ? "Resolved" : "CredentialsUnavailable",
-               ok ? "the target's credentials and CA are available" : error,
-               t.generation)})}};
+  json status{{"observedGeneration", t.generation},
+              {"conditions",
+               json::array({condition(
+                   object, "CredentialsResolved", ok,
+                   ok ? "Resolved" : "CredentialsUnavailable",
+                   ok ? "the target's credentials and CA are available" : error,
+                   t.generation)})}};
+  if (!ok) {
+    status["conditions"].push_back(condition(
+        object, "Ready", false, "CredentialsUnavailable", error, t.generation));
+  } else if (probe != nullptr) {
+    status["conditions"].push_back(
+        condition(object, "Ready", probe->ready,
+                  probe->ready ? "Reachable" : "Unreachable", probe->message,
+                  t.generation));
+    status["lastProbeTime"] = probe->probed_at;
+    if (!probe->version.empty()) status["version"] = probe->version;
+  }
+  return status;
 }
 
 kube::patch_options status_subresource() {
@@ -125,7 +137,9 @@ control_loop::control_loop(asio::io_context& io, kube::rest_client& home,
       home_(home),
       hub_(hub),
       options_(std::move(options)),
-      debounce_(io) {
+      debounce_(io),
+      prober_(io.get_executor(), home),
+      probe_timer_(io) {
   const auto everything = [this](const json&) { changed({}, true, {}); };
   const auto on_error = [](const char* what) {
     return [what](const error& e) {
@@ -194,6 +208,7 @@ void control_loop::start() {
 void control_loop::stop() {
   stopping_ = true;
   debounce_.cancel();
+  probe_timer_.cancel();
   for (auto& inf : informers_) inf->stop();
 }
 
@@ -267,6 +282,7 @@ void control_loop::reconcile() {
   // Targets and what they resolve to.
   std::map<std::string, cluster_target> targets;
   std::map<std::string, mca::result<json>> resolved;
+  std::map<std::string, json> entries;
   target_errors_.clear();
   const std::string secret_prefix = options_.operator_namespace + "/";
   std::map<std::string, kube::object_ptr> secret_objects;
@@ -285,7 +301,11 @@ void control_loop::reconcile() {
       continue;
     }
     auto entry = resolve_target(*target, inputs);
-    if (!entry) target_errors_[target->name] = entry.error().message;
+    if (!entry) {
+      target_errors_[target->name] = entry.error().message;
+    } else {
+      entries[target->name] = *entry;
+    }
     resolved.emplace(target->name, std::move(entry));
     const std::string name = target->name;
     targets.emplace(name, *std::move(target));
@@ -355,10 +375,40 @@ void control_loop::reconcile() {
   dirty_pods_.clear();
   stats_ = {pod_count, policies.size(), compiled};
 
+  entries_ = std::move(entries);
+  if (writes_status_ && !probing_) {
+    const std::string fingerprint_now = json(entries_).dump();
+    const auto now = std::chrono::steady_clock::now();
+    if (fingerprint_now != probed_entries_ ||
+        now - last_probe_ >= std::chrono::seconds(30)) {
+      probing_ = true;
+      last_probe_ = now;
+      probed_entries_ = fingerprint_now;
+      asio::co_spawn(io_, probe_targets(), asio::detached);
+    }
+  }
   if (writes_status_ && !writing_status_) {
     writing_status_ = true;
     asio::co_spawn(io_, write_status(), asio::detached);
   }
+}
+
+asio::awaitable<void> control_loop::probe_targets() {
+  const auto entries = entries_;
+  std::map<std::string, probe_result> results;
+  for (const auto& [name, entry] : entries) {
+    if (stopping_) break;
+    results[name] = co_await prober_.probe(name, entry);
+  }
+  probes_ = std::move(results);
+  probing_ = false;
+  if (stopping_) co_return;
+  changed({}, false, {});
+  // Probed again in 30 s even when nothing changes.
+  probe_timer_.expires_after(std::chrono::seconds(30));
+  probe_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopping_) changed({}, false, {});
+  });
 }
 
 asio::awaitable<void> control_loop::write_status() {
@@ -398,8 +448,10 @@ asio::awaitable<void> control_loop::write_status() {
     auto t = parse_cluster_target(*object);
     if (!t) continue;
     const auto err = target_errors_.find(t->name);
+    const auto probe = probes_.find(t->name);
     json status = target_status(
-        *object, *t, err == target_errors_.end() ? std::string() : err->second);
+        *object, *t, err == target_errors_.end() ? std::string() : err->second,
+        probe == probes_.end() ? nullptr : &probe->second);
     const std::string key = "target/" + t->name;
     const std::string print = fingerprint(status);
     if (written_[key] == print) continue;

@@ -14,6 +14,7 @@
 #include "common/kube/informer.hpp"
 #include "common/kube/rest_client.hpp"
 #include "operator/compile/policy_compiler.hpp"
+#include "operator/controller/target_prober.hpp"
 #include "operator/stream/table_hub.hpp"
 
 namespace mca::op {
@@ -65,6 +66,7 @@ class control_loop {
                std::optional<std::string> pod_key);
   void reconcile();
   boost::asio::awaitable<void> write_status();
+  boost::asio::awaitable<void> probe_targets();
 
   boost::asio::io_context& io_;
   kube::rest_client& home_;
@@ -91,6 +93,14 @@ class control_loop {
   std::map<std::string, std::string> target_errors_;  // by target name
   std::map<std::string, std::string> nacks_;          // policy key -> message
   std::map<std::string, std::string> written_;        // object key -> status
+  // Target probes (leader only): every 30 s and when a target changes.
+  target_prober prober_;
+  boost::asio::steady_timer probe_timer_;
+  std::map<std::string, nlohmann::json> entries_;  // resolved, by target
+  std::string probed_entries_;
+  std::map<std::string, probe_result> probes_;
+  bool probing_ = false;
+  std::chrono::steady_clock::time_point last_probe_{};
   stats stats_;
 };
 

@@ -302,6 +302,20 @@ TEST_F(OperatorStream, SidecarRoutesByItsStreamedTableAndFollowsPolicyEdits) {
        "{.status.selectedPods} {.status.observedGeneration} "
        "{.metadata.generation}"});
   EXPECT_EQ(status.out, "True 1 2 2");
+  // The leader probed each target with the credentials sidecars get.
+  std::string ready;
+  EXPECT_TRUE(eventually(
+      [&] {
+        ready =
+            env_->kubectl("home", {"get", "clustertarget", target("east"), "-o",
+                                   "jsonpath={.status.conditions[?(@.type=="
+                                   "\"Ready\")].status} "
+                                   "{.status.version}"})
+                .out;
+        return ready.rfind("True v", 0) == 0;
+      },
+      15s))
+      << ready;
   auto metrics = op.admin_get("/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("mca_connected_sidecars 1"));
   EXPECT_THAT(metrics, HasSubstr("mca_push_duration_seconds_count"));
