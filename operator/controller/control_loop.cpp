@@ -1,7 +1,5 @@
 #include "operator/controller/control_loop.hpp"
 
-#include <ctime>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,15 +27,6 @@ std::string namespace_of(const json& object) {
   const json* metadata = find(object, "metadata");
   if (metadata == nullptr) return {};
   return metadata->value("namespace", std::string());
-}
-
-std::string rfc3339_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // A condition as metav1.Condition, keeping lastTransitionTime when the

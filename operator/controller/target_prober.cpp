@@ -11,15 +11,6 @@ namespace mca::op {
 
 namespace {
 
-std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // The table entry as the sidecar's loader reads it, then as a client
 // configuration.
 mca::result<kube::client_config> config_of(const nlohmann::json& entry) {
@@ -43,10 +34,19 @@ http::request version_request() {
 
 }  // namespace
 
+std::string rfc3339_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 boost::asio::awaitable<probe_result> target_prober::probe(
     std::string name, nlohmann::json entry) {
   probe_result out;
-  out.probed_at = now_rfc3339();
+  out.probed_at = rfc3339_now();
   kube::rest_client* client = &home_;
   const bool local =
       entry.contains("credentials") && entry["credentials"].contains("local");

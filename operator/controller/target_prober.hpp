@@ -12,6 +12,9 @@
 
 namespace mca::op {
 
+// "2026-11-23T21:00:00Z": the form of metav1.Time, for status fields.
+std::string rfc3339_now();
+
 struct probe_result {
   bool ready = false;
   std::string version;  // gitVersion from /version
