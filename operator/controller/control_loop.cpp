@@ -5,6 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/kube/connect.hpp"
+#include "common/kube/kubeconfig.hpp"
 #include "common/util/strings.hpp"
 #include "operator/compile/target_resolver.hpp"
 #include "operator/model/json_fields.hpp"
@@ -104,6 +106,20 @@ json target_status(const json& object, const cluster_target& t,
     if (!probe->version.empty()) status["version"] = probe->version;
   }
   return status;
+}
+
+std::string token_request_fingerprint(const token_request_credentials& t) {
+  json j = json::object();
+  j["sa"] = t.service_account;
+  j["ns"] = t.namespace_name;
+  j["aud"] = t.audiences;
+  j["exp"] = t.expiration_seconds;
+  if (t.minter) {
+    j["secret"] = t.minter->secret.name;
+    j["key"] = t.minter->secret.key;
+    j["context"] = t.minter->context;
+  }
+  return j.dump();
 }
 
 kube::patch_options status_subresource() {
@@ -289,6 +305,38 @@ void control_loop::reconcile() {
       spdlog::warn("{}", target.error().message);
       continue;
     }
+    inputs.minted_token.reset();
+    if (const auto* tr =
+            std::get_if<token_request_credentials>(&target->credentials)) {
+      const std::string spec = token_request_fingerprint(*tr);
+      const auto now = std::chrono::system_clock::now();
+      const auto minted = minted_.find(target->name);
+      const bool current = minted != minted_.end() &&
+                           minted->second.spec == spec &&
+                           now < minted->second.token.expires;
+      if (current) inputs.minted_token = minted->second.token.token;
+      if ((!current || now >= refresh_time(minted->second.token)) &&
+          !minting_.contains(target->name)) {
+        std::optional<std::string> kubeconfig;
+        std::string context;
+        if (tr->minter) {
+          auto text =
+              secret_value(inputs.secrets(tr->minter->secret.name),
+                           tr->minter->secret.name, tr->minter->secret.key);
+          if (text) kubeconfig = *text;
+          context = tr->minter->context;
+          if (!text) {
+            target_errors_[target->name] = "ClusterTarget \"" + target->name +
+                                           "\": " + text.error().message;
+          }
+        }
+        if (!tr->minter || kubeconfig) {
+          minting_.insert(target->name);
+          asio::co_spawn(io_, mint_for(target->name, *tr, kubeconfig, context),
+                         asio::detached);
+        }
+      }
+    }
     auto entry = resolve_target(*target, inputs);
     if (!entry) {
       target_errors_[target->name] = entry.error().message;
@@ -380,6 +428,58 @@ void control_loop::reconcile() {
     writing_status_ = true;
     asio::co_spawn(io_, write_status(), asio::detached);
   }
+}
+
+asio::awaitable<void> control_loop::mint_for(
+    std::string target, token_request_credentials spec,
+    std::optional<std::string> kubeconfig, std::string context) {
+  kube::rest_client* client = &home_;
+  std::unique_ptr<kube::rest_client> remote;
+  mca::result<minted_token> minted =
+      error::of(error_source::internal, "not minted");
+  bool ready = true;
+  if (kubeconfig) {
+    auto config = kube::parse_kubeconfig(
+        *kubeconfig, "minting kubeconfig of ClusterTarget " + target,
+        "/nonexistent-secret-dir",
+        context.empty() ? std::nullopt : std::optional<std::string>(context));
+    if (!config) {
+      minted = config.error();
+      ready = false;
+    } else if (auto transport =
+                   kube::make_transport(io_.get_executor(), *config);
+               !transport) {
+      minted = transport.error();
+      ready = false;
+    } else {
+      remote = std::make_unique<kube::rest_client>(*transport);
+      client = remote.get();
+    }
+  }
+  if (ready) minted = co_await mint_token(*client, spec);
+  minting_.erase(target);
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  if (minted) {
+    spdlog::info(
+        "ClusterTarget {}: minted a token for {}/{}, valid until {}s "
+        "from now",
+        target, spec.namespace_name, spec.service_account,
+        std::chrono::duration_cast<std::chrono::seconds>(
+            minted->expires - std::chrono::system_clock::now())
+            .count());
+    const auto refresh = refresh_time(*minted);
+    minted_[target] = {*std::move(minted), token_request_fingerprint(spec)};
+    timer->expires_after(refresh - std::chrono::system_clock::now());
+  } else {
+    spdlog::warn("ClusterTarget {}: {}; retrying in 10 s", target,
+                 minted.error().message);
+    timer->expires_after(std::chrono::seconds(10));
+  }
+  if (stopping_) co_return;
+  changed({}, true, {});
+  timer->async_wait([this, timer](const boost::system::error_code& ec) {
+    if (!ec && !stopping_) changed({}, true, {});
+  });
 }
 
 asio::awaitable<void> control_loop::probe_targets() {

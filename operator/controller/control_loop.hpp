@@ -15,6 +15,7 @@
 #include "common/kube/rest_client.hpp"
 #include "operator/compile/policy_compiler.hpp"
 #include "operator/controller/target_prober.hpp"
+#include "operator/controller/token_minter.hpp"
 #include "operator/stream/table_hub.hpp"
 
 namespace mca::op {
@@ -67,6 +68,10 @@ class control_loop {
   void reconcile();
   boost::asio::awaitable<void> write_status();
   boost::asio::awaitable<void> probe_targets();
+  boost::asio::awaitable<void> mint_for(std::string target,
+                                        token_request_credentials spec,
+                                        std::optional<std::string> kubeconfig,
+                                        std::string context);
 
   boost::asio::io_context& io_;
   kube::rest_client& home_;
@@ -100,6 +105,14 @@ class control_loop {
   std::string probed_entries_;
   std::map<std::string, probe_result> probes_;
   bool probing_ = false;
+  // tokenRequest targets: the token in force per target, and which spec
+  // (as JSON) it was minted for.
+  struct minted_entry {
+    minted_token token;
+    std::string spec;
+  };
+  std::map<std::string, minted_entry> minted_;
+  std::set<std::string> minting_;
   std::chrono::steady_clock::time_point last_probe_{};
   stats stats_;
 };

@@ -138,7 +138,7 @@ class OperatorStream : public ::testing::Test {
 
   static void TearDownTestSuite() {
     if (env_ == nullptr || ns_ == nullptr) return;
-    for (const char* t : {"home", "east", "west", "walled"}) {
+    for (const char* t : {"home", "east", "west", "walled", "minted"}) {
       env_->kubectl("home", {"delete", "clustertarget", target(t),
                              "--ignore-not-found", "--wait=false"});
     }
@@ -319,6 +319,59 @@ TEST_F(OperatorStream, SidecarRoutesByItsStreamedTableAndFollowsPolicyEdits) {
   auto metrics = op.admin_get("/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("mca_connected_sidecars 1"));
   EXPECT_THAT(metrics, HasSubstr("mca_push_duration_seconds_count"));
+}
+
+TEST_F(OperatorStream, TokenRequestTargetRoutesWithATokenTheOperatorMinted) {
+  ensure_namespace_everywhere();
+  // On east: the identity sidecars get there, allowed to edit the namespace.
+  ASSERT_EQ(env_->kubectl("east", {"-n", *ns_, "create", "serviceaccount",
+                                   "mca-remote"})
+                .exit_code,
+            0);
+  // A Role of its own: testenv runs no controller manager, so the
+  // aggregated ClusterRoles (edit, view) are empty there.
+  ASSERT_EQ(
+      env_->kubectl("east", {"-n", *ns_, "create", "role", "configmap-writer",
+                             "--verb=create,get,list", "--resource=configmaps"})
+          .exit_code,
+      0);
+  ASSERT_EQ(
+      env_->kubectl("east", {"-n", *ns_, "create", "rolebinding",
+                             "mca-remote-writer", "--role=configmap-writer",
+                             "--serviceaccount=" + *ns_ + ":mca-remote"})
+          .exit_code,
+      0);
+  json spec = json::object();
+  spec["server"] = env_->at("east").server;
+  spec["caBundle"] = util::base64_encode(read(env_->at("east").ca_file));
+  spec["credentials"]["tokenRequest"] = {
+      {"serviceAccount", "mca-remote"},
+      {"namespace", *ns_},
+      {"expirationSeconds", 3600},
+      {"secretRef", {{"name", "east-kubeconfig"}}}};
+  spec["allowedNamespaces"]["names"] = json::array({*ns_});
+  apply(json{{"apiVersion", "mca.x-k8s.io/v1alpha1"},
+             {"kind", "ClusterTarget"},
+             {"metadata", {{"name", target("minted")}}},
+             {"spec", spec}});
+  apply(policy(target("minted")));
+  auto op = start_operator("replica-t");
+  auto sidecar = start_sidecar(op.grpc_port());
+  ASSERT_FALSE(version_of(sidecar).empty());
+  EXPECT_THAT(op.process().output(),
+              HasSubstr("minted a token for " + *ns_ + "/mca-remote"));
+
+  auto r = kubectl_via(*env_, sidecar, {"create", "-f", "-"},
+                       R"({"apiVersion":"v1","kind":"ConfigMap","metadata":)"
+                       R"({"name":"minted-1","labels":{"region":"east"}}})");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sidecar.process().output();
+  EXPECT_EQ(where("minted-1"), "east");
+  // The minted identity is all the sidecar has on east: what its Role does
+  // not allow is refused there, by east's RBAC.
+  r = kubectl_via(*env_, sidecar, {"delete", "configmap", "minted-1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err,
+              HasSubstr("system:serviceaccount:" + *ns_ + ":mca-remote"));
 }
 
 TEST_F(OperatorStream, PolicyUsingADisallowedTargetIsNotAcceptedAndTablesStay) {
