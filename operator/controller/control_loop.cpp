@@ -367,6 +367,7 @@ void control_loop::reconcile() {
   }
 
   std::size_t compiled = 0;
+  std::size_t failed = 0;
   std::size_t pod_count = 0;
   for (const auto& object : pods_->store().list()) {
     auto pod = parse_pod(*object);
@@ -395,6 +396,7 @@ void control_loop::reconcile() {
     ++compiled;
     auto table = compile_pod_table(*pod, selecting, targets, resolved);
     if (!table) {
+      ++failed;
       spdlog::info("pod {}: keeps its last table: {}", pod->key(),
                    table.error().message);
       continue;
@@ -407,6 +409,7 @@ void control_loop::reconcile() {
                  std::make_shared<const std::string>(table->json));
     last = *std::move(table);
   }
+  if (options_.on_reconciled) options_.on_reconciled(failed == 0);
   everything_dirty_ = false;
   dirty_namespaces_.clear();
   dirty_pods_.clear();
@@ -488,6 +491,7 @@ asio::awaitable<void> control_loop::probe_targets() {
   for (const auto& [name, entry] : entries) {
     if (stopping_) break;
     results[name] = co_await prober_.probe(name, entry);
+    if (options_.on_probed) options_.on_probed(name, results[name].ready);
   }
   probes_ = std::move(results);
   probing_ = false;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,6 +23,10 @@ namespace mca::op {
 
 struct control_options {
   std::string operator_namespace = "mca-system";
+  // Called after every compile pass (ok: every pod that needed a table got
+  // one) and every target probe, for metrics.
+  std::function<void(bool ok)> on_reconciled;
+  std::function<void(const std::string& target, bool ready)> on_probed;
   // Changes that arrive together (an apply of several objects, a relist)
   // are compiled once.
   std::chrono::milliseconds debounce{100};

@@ -42,7 +42,12 @@ operator_metrics::operator_metrics()
                    .Help("Whether this replica holds the Lease (and so "
                          "writes status)")
                    .Register(*registry_)
-                   .Add({})) {}
+                   .Add({})),
+      target_ready_(&prometheus::BuildGauge()
+                         .Name("mca_clustertarget_ready")
+                         .Help("1 when the target's /version answered the "
+                               "last probe (leader only)")
+                         .Register(*registry_)) {}
 
 operator_metrics::~operator_metrics() = default;
 
@@ -66,6 +71,11 @@ void operator_metrics::record_reconcile(const std::string& controller,
 
 void operator_metrics::set_leader(bool leader) {
   leader_->Set(leader ? 1.0 : 0.0);
+}
+
+void operator_metrics::set_target_ready(const std::string& target, bool ready) {
+  const std::lock_guard lock(mutex_);
+  target_ready_->Add({{"target", target}}).Set(ready ? 1.0 : 0.0);
 }
 
 std::string operator_metrics::render() const {

@@ -31,6 +31,7 @@ class operator_metrics {
   // controller: "routing"; result: "success" | "error".
   void record_reconcile(const std::string& controller, bool ok);
   void set_leader(bool leader);
+  void set_target_ready(const std::string& target, bool ready);
 
   std::string render() const;
 
@@ -41,6 +42,7 @@ class operator_metrics {
   prometheus::Counter* nacks_;
   prometheus::Family<prometheus::Counter>* reconciles_;
   prometheus::Gauge* leader_;
+  prometheus::Family<prometheus::Gauge>* target_ready_;
   mutable std::mutex mutex_;
 };
 

@@ -116,7 +116,15 @@ int run_operator(const operator_options& options, std::ostream& err) {
       },
       [&](std::chrono::nanoseconds latency) { metrics.record_push(latency); },
       [&](std::size_t n) { metrics.set_connected_sidecars(n); }});
-  control_loop loop(io, home, hub, control_options{ns});
+  control_options loop_options;
+  loop_options.operator_namespace = ns;
+  loop_options.on_reconciled = [&metrics](bool ok) {
+    metrics.record_reconcile("routing", ok);
+  };
+  loop_options.on_probed = [&metrics](const std::string& target, bool ready) {
+    metrics.set_target_ready(target, ready);
+  };
+  control_loop loop(io, home, hub, loop_options);
   loop_ptr = &loop;
   token_review_authenticator auth(
       io.get_executor(), home,
@@ -180,7 +188,9 @@ int run_operator(const operator_options& options, std::ostream& err) {
   admin_at.address = options.admin_address;
   admin_at.port = options.admin_port;
   std::map<std::string, http::admin_handler, std::less<>> routes;
-  routes["/healthz"] = [] { return http::admin_reply{200, "text/plain; charset=utf-8", "ok"}; };
+  routes["/healthz"] = [] {
+    return http::admin_reply{200, "text/plain; charset=utf-8", "ok"};
+  };
   // Ready once the caches are synced and every pod's table is compiled:
   // then streams are accepted.
   routes["/readyz"] = [&hub] {

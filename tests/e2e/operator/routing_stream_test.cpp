@@ -319,6 +319,12 @@ TEST_F(OperatorStream, SidecarRoutesByItsStreamedTableAndFollowsPolicyEdits) {
   auto metrics = op.admin_get("/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("mca_connected_sidecars 1"));
   EXPECT_THAT(metrics, HasSubstr("mca_push_duration_seconds_count"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          "mca_reconcile_total{controller=\"routing\",result=\"success\"}"));
+  EXPECT_THAT(metrics, HasSubstr("mca_clustertarget_ready{target=\"" +
+                                 target("east") + "\"} 1"));
 }
 
 TEST_F(OperatorStream, TokenRequestTargetRoutesWithATokenTheOperatorMinted) {
