@@ -261,6 +261,10 @@ def main():
         for name in env.clusters:
             env.kubectl("home", "delete", "clustertarget", f"{name}-{sfx}",
                         "--ignore-not-found", "--wait=false", check=False)
+        # The test clusters run no namespace controller: what is in the
+        # namespace must go first, or it stays behind and later runs see it.
+        env.kubectl("home", "-n", ns, "delete", "pods,routingpolicies,secrets,serviceaccounts",
+                    "--all", "--wait=false", check=False)
         env.kubectl("home", "delete", "namespace", ns, "--wait=false", check=False)
 
 

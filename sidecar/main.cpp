@@ -12,7 +12,6 @@
 
 namespace po = boost::program_options;
 
-
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "explain") {
     return mca::sidecar::run_explain(argc - 1, argv + 1, std::cout, std::cerr);

@@ -28,11 +28,9 @@ std::vector<std::string> named_targets(const routing_policy& p) {
 
 // A rule as the table names it: prefixed with its policy, so that a merged
 // table's 403s, metrics and /routes say where each rule came from.
-nlohmann::json table_rule(const routing_policy& p, const nlohmann::json& rule,
-                          bool prefix) {
+nlohmann::json table_rule(const routing_policy& p, const nlohmann::json& rule) {
   nlohmann::json out = rule;
-  if (prefix && out.is_object() && out.contains("name") &&
-      out["name"].is_string()) {
+  if (out.is_object() && out.contains("name") && out["name"].is_string()) {
     out["name"] = p.name + "/" + out["name"].get<std::string>();
   }
   return out;
@@ -151,14 +149,13 @@ mca::result<compiled_table> compile_pod_table(
   policies = merge_order(std::move(policies));
   compiled_table out;
   out.on_failure = policies.front()->on_failure;
-  const bool prefix = true;
   nlohmann::json rules = nlohmann::json::array();
   std::optional<std::string> default_target;
   for (const routing_policy* p : policies) {
     out.policies.push_back(p->key());
     for (const auto& name : named_targets(*p)) out.targets.insert(name);
     for (const auto& rule : p->rules) {
-      rules.push_back(table_rule(*p, rule, prefix));
+      rules.push_back(table_rule(*p, rule));
     }
     if (!default_target && p->default_target)
       default_target = p->default_target;

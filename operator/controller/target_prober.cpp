@@ -60,8 +60,7 @@ boost::asio::awaitable<probe_result> target_prober::probe(
         out.message = config.error().message;
         co_return out;
       }
-      http::https_options options;
-      auto transport = kube::make_transport(executor_, *config, options);
+      auto transport = kube::make_transport(executor_, *config);
       if (!transport) {
         out.message = transport.error().message;
         co_return out;

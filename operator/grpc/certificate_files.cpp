@@ -13,22 +13,18 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include "common/tls/openssl_handles.hpp"
 #include "common/util/text_file.hpp"
 
 namespace mca::op {
 namespace {
 
-template <auto free_fn>
-struct openssl_deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    free_fn(p);
-  }
-};
-using bio_ptr = std::unique_ptr<BIO, openssl_deleter<BIO_free>>;
-using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509_free>>;
-using pkey_ptr = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY_free>>;
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter<SSL_CTX_free>>;
+using tls::bio_ptr;
+using tls::openssl_deleter;
+using tls::pkey_ptr;
+using tls::ssl_ctx_ptr;
+using tls::x509_ptr;
+
 using md_ctx_ptr =
     std::unique_ptr<EVP_MD_CTX, openssl_deleter<EVP_MD_CTX_free>>;
 

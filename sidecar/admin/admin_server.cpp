@@ -29,7 +29,9 @@ admin_server::admin_server(admin_endpoint endpoint,
                            std::function<std::string()> routes_json,
                            sidecar_metrics& metrics) {
   std::map<std::string, http::admin_handler, std::less<>> routes;
-  routes["/healthz"] = [] { return http::admin_reply{200, "text/plain; charset=utf-8", "ok"}; };
+  routes["/healthz"] = [] {
+    return http::admin_reply{200, "text/plain; charset=utf-8", "ok"};
+  };
   routes["/readyz"] = [check = std::move(readiness_check)] {
     const readiness r = check();
     if (r.files_written && r.listener_up && r.table_loaded) {

@@ -25,10 +25,9 @@ struct readiness {
 
 using http::admin_endpoint;
 
-// The sidecar's plain-HTTP admin port: /healthz, /readyz, /metrics, /routes.
-// It runs on its own thread with its own io_context, so a busy or stuck
-// proxy never delays a probe or a scrape (and the other way round). The
-// callbacks run on that thread and must be thread-safe.
+// The sidecar's admin port: /healthz, /readyz, /metrics and /routes on an
+// http::admin_server (its own thread). The callbacks run on that thread and
+// must be thread-safe.
 class admin_server {
  public:
   // `routes_json` returns the table in force as JSON text, or "" while there
@@ -43,14 +42,9 @@ class admin_server {
   admin_server(admin_server&&) = delete;
   admin_server& operator=(admin_server&&) = delete;
 
-  // Binds and starts serving. Fails with error_source::config naming the
-  // address and port, e.g. when the port is in use. Call at most once.
+  // As http::admin_server's.
   mca::result<void> start();
-  // Closes the port and every connection and joins the thread. Idempotent.
   void stop();
-
-  // The bound port (the chosen one when the endpoint asked for 0); 0 before
-  // start().
   std::uint16_t port() const noexcept;
 
  private:

@@ -142,6 +142,10 @@ class OperatorStream : public ::testing::Test {
       env_->kubectl("home", {"delete", "clustertarget", target(t),
                              "--ignore-not-found", "--wait=false"});
     }
+    // The test clusters run no namespace controller: the namespace's
+    // content goes first, or later tests' operators see these pods.
+    env_->kubectl("home", {"-n", *ns_, "delete", "pods,routingpolicies,secrets",
+                           "--all", "--wait=false"});
     for (const auto& c : env_->clusters()) {
       env_->kubectl(c.name, {"delete", "namespace", *ns_, "--wait=false"});
     }
@@ -362,10 +366,18 @@ TEST_F(OperatorStream, TokenRequestTargetRoutesWithATokenTheOperatorMinted) {
              {"spec", spec}});
   apply(policy(target("minted")));
   auto op = start_operator("replica-t");
+  // The sidecar has no table until the token is minted; a failed attempt
+  // is retried after 10 s, so wait for it here, where a failure shows the
+  // operator's log.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return op.process().output().find("minted a token for " + *ns_ +
+                                          "/mca-remote") != std::string::npos;
+      },
+      40s))
+      << op.process().output();
   auto sidecar = start_sidecar(op.grpc_port());
   ASSERT_FALSE(version_of(sidecar).empty());
-  EXPECT_THAT(op.process().output(),
-              HasSubstr("minted a token for " + *ns_ + "/mca-remote"));
 
   auto r = kubectl_via(*env_, sidecar, {"create", "-f", "-"},
                        R"({"apiVersion":"v1","kind":"ConfigMap","metadata":)"
