@@ -6,6 +6,7 @@
 
 #include "common/cli/standard_options.hpp"
 #include "operator/compile/compile_command.hpp"
+#include "operator/inject/inject_command.hpp"
 #include "operator/runtime/operator_options.hpp"
 
 namespace po = boost::program_options;
@@ -15,15 +16,22 @@ int main(int argc, char** argv) {
     return mca::op::run_compile_command(argc - 1, argv + 1, std::cout,
                                         std::cerr);
   }
+  if (argc > 1 && std::string_view(argv[1]) == "inject") {
+    return mca::op::run_inject_command(argc - 1, argv + 1, std::cin, std::cout,
+                                       std::cerr);
+  }
   const mca::cli::program prog{
       "mca-operator",
       "MCA operator: compiles RoutingPolicies and ClusterTargets into routing "
       "tables and streams them to sidecars.",
       "mca-operator [options]\n       mca-operator compile --pod POD.yaml "
-      "--policies DIR --targets DIR [--secrets DIR]   (a pod's table)"};
+      "--policies DIR --targets DIR [--secrets DIR]   (a pod's table)\n"
+      "       mca-operator inject [--config FILE] [-f FILE]   (manifests with "
+      "the sidecar injected, like the webhook)"};
   mca::op::operator_options o;
-  std::string grpc = "0.0.0.0:9443", admin = "0.0.0.0:8080";
-  std::string kubeconfig, cert, key;
+  std::string grpc = "0.0.0.0:9443", admin = "0.0.0.0:8080",
+              webhook = "0.0.0.0:8443";
+  std::string kubeconfig, cert, key, config;
   bool no_leader_election = false;
   po::options_description options("Operator");
   // clang-format off
@@ -36,10 +44,15 @@ int main(int argc, char** argv) {
        "namespace (default: $POD_NAMESPACE, else its service account's)")
       ("grpc-address", po::value(&grpc)->value_name("HOST:PORT"),
        "routing stream listener (TLS 1.3), default 0.0.0.0:9443")
+      ("config", po::value(&config)->value_name("FILE"),
+       "operator configuration (YAML): injection, webhook, certificates")
+      ("webhook-address", po::value(&webhook)->value_name("HOST:PORT"),
+       "mutating webhook listener (TLS, /mutate), default 0.0.0.0:8443")
       ("grpc-cert", po::value(&cert)->value_name("FILE"),
-       "serving certificate (PEM chain), reloaded when it changes")
+       "serve the routing stream with this certificate (PEM chain, reloaded "
+       "when it changes) instead of the operator's own CA's")
       ("grpc-key", po::value(&key)->value_name("FILE"),
-       "serving key (PEM), reloaded when it changes")
+       "the key of --grpc-cert (PEM)")
       ("admin-address", po::value(&admin)->value_name("HOST:PORT"),
        "health, readiness and metrics, default 0.0.0.0:8080")
       ("identity", po::value(&o.identity)->value_name("NAME"),
@@ -61,6 +74,15 @@ int main(int argc, char** argv) {
               << grpc << "\"\n";
     return 2;
   }
+  if (!mca::cli::split_host_port(webhook, o.webhook_address, o.webhook_port)) {
+    std::cerr << "mca-operator: --webhook-address must be HOST:PORT, got \""
+              << webhook << "\"\n";
+    return 2;
+  }
+  if (cert.empty() != key.empty()) {
+    std::cerr << "mca-operator: --grpc-cert and --grpc-key go together\n";
+    return 2;
+  }
   if (!mca::cli::split_host_port(admin, o.admin_address, o.admin_port)) {
     std::cerr << "mca-operator: --admin-address must be HOST:PORT, got \""
               << admin << "\"\n";
@@ -71,6 +93,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.kubeconfig = kubeconfig;
+  o.config_file = config;
   o.grpc_cert = cert;
   o.grpc_key = key;
   o.leader_election = !no_leader_election;

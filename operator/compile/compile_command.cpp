@@ -14,6 +14,7 @@
 #include "common/routing/routing_table.hpp"
 #include "common/routing/table_json.hpp"
 #include "common/util/text_file.hpp"
+#include "common/util/yaml_json.hpp"
 #include "operator/compile/policy_compiler.hpp"
 #include "operator/compile/target_resolver.hpp"
 
@@ -29,43 +30,6 @@ struct usage_error {
   std::string message;
 };
 
-// YAML as the API server would read it into JSON: plain scalars that look
-// like numbers, booleans or null become those; quoted scalars stay strings.
-json to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(to_json(item));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) {
-        out[kv.first.Scalar()] = to_json(kv.second);
-      }
-      return out;
-    }
-    case YAML::NodeType::Scalar:
-      break;
-  }
-  const std::string& s = node.Scalar();
-  if (node.Tag() == "!") return s;  // quoted
-  if (s == "true" || s == "false") return s == "true";
-  if (s == "null" || s == "~") return nullptr;
-  if (!s.empty() && s.find_first_not_of("-0123456789") == std::string::npos &&
-      s.find('-', 1) == std::string::npos && s != "-") {
-    try {
-      return std::stoll(s);
-    } catch (const std::exception&) {
-      return s;
-    }
-  }
-  return s;
-}
-
 std::vector<json> read_objects(const fs::path& path) {
   auto text = util::read_text_file(path);
   if (!text) throw usage_error{text.error().message};
@@ -73,7 +37,7 @@ std::vector<json> read_objects(const fs::path& path) {
   try {
     for (const auto& doc : YAML::LoadAll(*text)) {
       if (doc.IsNull()) continue;
-      json object = to_json(doc);
+      json object = util::yaml_to_json(doc);
       if (object.value("kind", "") == "List" && object.contains("items")) {
         for (auto& item : object["items"]) out.push_back(std::move(item));
       } else {

@@ -185,6 +185,7 @@ control_loop::control_loop(asio::io_context& io, kube::rest_client& home,
   pod_options.label_selector = "mca.k8s.io/inject=true";
   const auto pod_changed = [this](const json& p) {
     changed({}, false, kube::object_key(p));
+    if (options_.on_pods_changed) options_.on_pods_changed();
   };
   pods_ = make(kube::resources::pods(), pod_options,
                {pod_changed,
@@ -197,6 +198,7 @@ control_loop::control_loop(asio::io_context& io, kube::rest_client& home,
                   tables_.erase(uid);
                   hub_.remove(uid);
                   changed({}, false, {});
+                  if (options_.on_pods_changed) options_.on_pods_changed();
                 },
                 on_error("pods")});
 }
@@ -231,6 +233,15 @@ std::optional<pod_info> control_loop::injected_pod(
   auto pod = parse_pod(*object);
   if (!pod) return std::nullopt;
   return *std::move(pod);
+}
+
+std::set<std::string> control_loop::injected_namespaces() const {
+  std::set<std::string> out;
+  for (const auto& pod : pods_->store().list()) {
+    out.insert(pod->value("/metadata/namespace"_json_pointer, std::string()));
+  }
+  out.erase(std::string());
+  return out;
 }
 
 void control_loop::set_writes_status(bool on) {
@@ -366,13 +377,14 @@ void control_loop::reconcile() {
     policies.push_back(*std::move(p));
   }
 
-  std::size_t compiled = 0;
   std::size_t failed = 0;
-  std::size_t pod_count = 0;
+  selected_.clear();
   for (const auto& object : pods_->store().list()) {
     auto pod = parse_pod(*object);
     if (!pod) continue;
-    ++pod_count;
+    for (const auto& p : policies) {
+      if (policy_selects(p, *pod)) ++selected_[p.key()];
+    }
     if (!everything_dirty_ &&
         !dirty_namespaces_.contains(pod->namespace_name) &&
         !dirty_pods_.contains(pod->key())) {
@@ -393,7 +405,6 @@ void control_loop::reconcile() {
       spdlog::info("pod {}: keeps its last table: {}", pod->key(), refused);
       continue;
     }
-    ++compiled;
     auto table = compile_pod_table(*pod, selecting, targets, resolved);
     if (!table) {
       ++failed;
@@ -413,7 +424,6 @@ void control_loop::reconcile() {
   everything_dirty_ = false;
   dirty_namespaces_.clear();
   dirty_pods_.clear();
-  stats_ = {pod_count, policies.size(), compiled};
 
   entries_ = std::move(entries);
   if (writes_status_ && !probing_) {
@@ -505,22 +515,16 @@ asio::awaitable<void> control_loop::probe_targets() {
 }
 
 asio::awaitable<void> control_loop::write_status() {
-  // Pods each policy selects, counted from the cache.
-  std::map<std::string, std::int32_t> selected;
-  std::vector<pod_info> pods;
-  for (const auto& object : pods_->store().list()) {
-    if (auto pod = parse_pod(*object)) pods.push_back(*std::move(pod));
-  }
   for (const auto& object : policies_->store().list()) {
     if (stopping_) break;
     auto p = parse_routing_policy(*object);
     if (!p) continue;
-    std::int32_t count = 0;
-    for (const auto& pod : pods) count += policy_selects(*p, pod) ? 1 : 0;
+    const auto count = selected_.find(p->key());
     const auto verdict_it = verdicts_.find(p->key());
     if (verdict_it == verdicts_.end()) continue;
     json status = policy_status(
-        *object, *p, verdict_it->second, count,
+        *object, *p, verdict_it->second,
+        count == selected_.end() ? 0 : count->second,
         nacks_.contains(p->key()) ? nacks_.at(p->key()) : std::string());
     const std::string key = "policy/" + p->key();
     const std::string print = fingerprint(status);

@@ -27,6 +27,9 @@ struct control_options {
   // one) and every target probe, for metrics.
   std::function<void(bool ok)> on_reconciled;
   std::function<void(const std::string& target, bool ready)> on_probed;
+  // An injected pod came or went (the CA manager keeps a ConfigMap in
+  // every namespace that has one).
+  std::function<void()> on_pods_changed;
   // Changes that arrive together (an apply of several objects, a relist)
   // are compiled once.
   std::chrono::milliseconds debounce{100};
@@ -54,18 +57,14 @@ class control_loop {
   std::optional<pod_info> injected_pod(const std::string& ns,
                                        const std::string& name) const;
 
+  // Namespaces with at least one injected pod, as cached.
+  std::set<std::string> injected_namespaces() const;
+
   // Only the Lease leader writes status; set from the elector's callbacks.
   void set_writes_status(bool on);
   // A sidecar refused a table: written to its policies' status.
   void record_nack(const std::string& pod_key, const std::string& version,
                    const std::string& error);
-
-  struct stats {
-    std::size_t pods = 0;
-    std::size_t policies = 0;
-    std::size_t compiled = 0;  // in the last pass
-  };
-  stats last_pass() const { return stats_; }
 
  private:
   void changed(std::set<std::string> namespaces, bool everything,
@@ -119,7 +118,8 @@ class control_loop {
   std::map<std::string, minted_entry> minted_;
   std::set<std::string> minting_;
   std::chrono::steady_clock::time_point last_probe_{};
-  stats stats_;
+  // Injected pods each policy selects (by key), from the last pass.
+  std::map<std::string, std::int32_t> selected_;
 };
 
 }  // namespace mca::op

@@ -47,7 +47,34 @@ operator_metrics::operator_metrics()
                          .Name("mca_clustertarget_ready")
                          .Help("1 when the target's /version answered the "
                                "last probe (leader only)")
-                         .Register(*registry_)) {}
+                         .Register(*registry_)),
+      admission_duration_(
+          &prometheus::BuildHistogram()
+               .Name("mca_webhook_admission_duration_seconds")
+               .Help("Time to answer an AdmissionReview, by result")
+               .Register(*registry_)),
+      injections_(&prometheus::BuildCounter()
+                       .Name("mca_webhook_injections_total")
+                       .Help("Pods the webhook injected the sidecar into")
+                       .Register(*registry_)
+                       .Add({})),
+      refusals_(&prometheus::BuildCounter()
+                     .Name("mca_webhook_refusals_total")
+                     .Help("Pods the webhook refused (hostNetwork, a pod "
+                           "that cannot be patched, a bad review)")
+                     .Register(*registry_)
+                     .Add({})),
+      certificate_expiry_(
+          &prometheus::BuildGauge()
+               .Name("mca_ca_expiry_timestamp_seconds")
+               .Help("notAfter of the operator's signing CA and of the "
+                     "serving certificate in force, in Unix seconds")
+               .Register(*registry_)),
+      rotations_(&prometheus::BuildCounter()
+                      .Name("mca_ca_rotation_steps_total")
+                      .Help("Certificate rotation steps this replica wrote "
+                            "(leader only)")
+                      .Register(*registry_)) {}
 
 operator_metrics::~operator_metrics() = default;
 
@@ -76,6 +103,34 @@ void operator_metrics::set_leader(bool leader) {
 void operator_metrics::set_target_ready(const std::string& target, bool ready) {
   const std::lock_guard lock(mutex_);
   target_ready_->Add({{"target", target}}).Set(ready ? 1.0 : 0.0);
+}
+
+void operator_metrics::record_admission(const std::string& result,
+                                        std::chrono::nanoseconds duration) {
+  const std::lock_guard lock(mutex_);
+  admission_duration_
+      ->Add({{"result", result}},
+            prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025,
+                                                    0.005, 0.01, 0.025, 0.05,
+                                                    0.1, 0.25, 0.5, 1, 2.5})
+      .Observe(std::chrono::duration<double>(duration).count());
+  if (result == "injected") injections_->Increment();
+  if (result == "refused" || result == "error") refusals_->Increment();
+}
+
+void operator_metrics::set_certificate_expiry(
+    const std::string& certificate,
+    std::chrono::system_clock::time_point not_after) {
+  const std::lock_guard lock(mutex_);
+  certificate_expiry_->Add({{"certificate", certificate}})
+      .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   not_after.time_since_epoch())
+                                   .count()));
+}
+
+void operator_metrics::record_rotation(const std::string& step) {
+  const std::lock_guard lock(mutex_);
+  rotations_->Add({{"step", step}}).Increment();
 }
 
 std::string operator_metrics::render() const {

@@ -32,6 +32,16 @@ class operator_metrics {
   void record_reconcile(const std::string& controller, bool ok);
   void set_leader(bool leader);
   void set_target_ready(const std::string& target, bool ready);
+  // result: injected | unchanged | skipped | refused | error.
+  void record_admission(const std::string& result,
+                        std::chrono::nanoseconds duration);
+  // certificate: "ca" (the signing CA) | "serving" (the leaf both ports
+  // serve); seconds since the epoch of its notAfter.
+  void set_certificate_expiry(const std::string& certificate,
+                              std::chrono::system_clock::time_point not_after);
+  // step: create | renew_leaf | add_next_ca | promote_next_ca |
+  // retire_previous_cas.
+  void record_rotation(const std::string& step);
 
   std::string render() const;
 
@@ -43,6 +53,11 @@ class operator_metrics {
   prometheus::Family<prometheus::Counter>* reconciles_;
   prometheus::Gauge* leader_;
   prometheus::Family<prometheus::Gauge>* target_ready_;
+  prometheus::Family<prometheus::Histogram>* admission_duration_;
+  prometheus::Counter* injections_;
+  prometheus::Counter* refusals_;
+  prometheus::Family<prometheus::Gauge>* certificate_expiry_;
+  prometheus::Family<prometheus::Counter>* rotations_;
   mutable std::mutex mutex_;
 };
 

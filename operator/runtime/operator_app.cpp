@@ -23,15 +23,20 @@
 #include "common/kube/kubeconfig.hpp"
 #include "common/kube/leader_elector.hpp"
 #include "common/kube/rest_client.hpp"
+#include "common/tls/certificate_authority.hpp"
 #include "common/util/text_file.hpp"
 #include "common/version/build_info.hpp"
 #include "operator/auth/token_review_authenticator.hpp"
+#include "operator/certs/ca_manager.hpp"
+#include "operator/config/operator_config.hpp"
 #include "operator/controller/control_loop.hpp"
 #include "operator/grpc/certificate_files.hpp"
 #include "operator/grpc/tls_front.hpp"
 #include "operator/metrics/operator_metrics.hpp"
 #include "operator/runtime/operator_options.hpp"
 #include "operator/stream/routing_discovery_service.hpp"
+#include "operator/webhook/injection_webhook.hpp"
+#include "operator/webhook/webhook_server.hpp"
 
 namespace mca::op {
 
@@ -90,12 +95,19 @@ int run_operator(const operator_options& options, std::ostream& err) {
     err << "mca-operator: " << config.error().message << "\n";
     return 1;
   }
-  if (options.grpc_cert.empty() || options.grpc_key.empty()) {
-    err << "mca-operator: --grpc-cert and --grpc-key are required (the "
-           "routing stream serves TLS 1.3 only)\n";
-    return 2;
+  operator_config file_config;
+  if (!options.config_file.empty()) {
+    auto loaded = load_operator_config(options.config_file);
+    if (!loaded) {
+      err << "mca-operator: " << loaded.error().message << "\n";
+      return 2;
+    }
+    file_config = *std::move(loaded);
   }
   const std::string ns = operator_namespace(options);
+  injection_config injection = file_config.injection;
+  injection.operator_address =
+      resolved_operator_address(injection, std::string_view(ns));
 
   asio::io_context io(1);
   auto transport = kube::make_transport(io.get_executor(), *config);
@@ -124,8 +136,48 @@ int run_operator(const operator_options& options, std::ostream& err) {
   loop_options.on_probed = [&metrics](const std::string& target, bool ready) {
     metrics.set_target_ready(target, ready);
   };
+  ca_manager* certificates_ptr = nullptr;
+  loop_options.on_pods_changed = [&certificates_ptr] {
+    if (certificates_ptr != nullptr) certificates_ptr->poke();
+  };
   control_loop loop(io, home, hub, loop_options);
   loop_ptr = &loop;
+
+  const certificates_config& cc = file_config.certificates;
+  ca_manager_options ca_options;
+  ca_options.namespace_name = ns;
+  ca_options.secret_name = cc.secret_name;
+  ca_options.webhook_configuration = file_config.webhook.configuration_name;
+  ca_options.policy.ca_lifetime = cc.ca_lifetime;
+  ca_options.policy.leaf_lifetime = cc.leaf_lifetime;
+  ca_options.policy.renew_fraction = cc.renew_fraction;
+  ca_options.policy.ca_grace = cc.ca_grace_period;
+  ca_options.policy.bundle_propagation = cc.bundle_propagation;
+  ca_options.policy.dns_names = certificate_dns_names(cc, ns);
+  ca_options.policy.ip_addresses = cc.extra_ip_addresses;
+  if (auto checked = check_policy(ca_options.policy); !checked) {
+    err << "mca-operator: certificates: " << checked.error().message << "\n";
+    return 2;
+  }
+  ca_options.injected_namespaces = [&loop] {
+    return loop.injected_namespaces();
+  };
+  ca_options.on_rotated = [&metrics](const std::string& step) {
+    metrics.record_rotation(step);
+  };
+  std::function<void()> on_certificates;  // set once the servers exist
+  ca_options.on_loaded = [&metrics,
+                          &on_certificates](const certificate_bundle& b) {
+    if (auto ca = tls::inspect_certificate(b.ca.cert_pem)) {
+      metrics.set_certificate_expiry("ca", ca->not_after);
+    }
+    if (auto leaf = tls::inspect_certificate(b.leaf.cert_pem)) {
+      metrics.set_certificate_expiry("serving", leaf->not_after);
+    }
+    if (on_certificates) on_certificates();
+  };
+  auto certificates = std::make_shared<ca_manager>(io, home, ca_options);
+  certificates_ptr = certificates.get();
   token_review_authenticator auth(
       io.get_executor(), home,
       [&loop](const std::string& pod_ns, const std::string& name) {
@@ -156,33 +208,98 @@ int run_operator(const operator_options& options, std::ostream& err) {
     return 1;
   }
 
-  certificate_files_options cert_options;
-  cert_options.on_error = [](const mca::error& e) {
-    spdlog::warn("gRPC serving certificate: {}; the previous one stays",
-                 e.message);
-  };
-  cert_options.on_reload = [](const grpc_tls_context& c) {
-    spdlog::info("gRPC serving certificate reloaded: {}", c.subject());
-  };
-  auto certs = certificate_files::load(
-      io.get_executor(), certificate_paths{options.grpc_cert, options.grpc_key},
-      cert_options);
-  if (!certs) {
-    err << "mca-operator: " << certs.error().message << "\n";
-    return 1;
+  // The routing stream serves the operator's own CA-signed certificate
+  // unless it was given one (e.g. from cert-manager).
+  std::shared_ptr<certificate_files> cert_files;
+  std::shared_ptr<const tls_context_source> grpc_certificates = certificates;
+  if (!options.grpc_cert.empty()) {
+    certificate_files_options cert_options;
+    cert_options.on_error = [](const mca::error& e) {
+      spdlog::warn("gRPC serving certificate: {}; the previous one stays",
+                   e.message);
+    };
+    cert_options.on_reload = [](const grpc_tls_context& c) {
+      spdlog::info("gRPC serving certificate reloaded: {}", c.subject());
+    };
+    auto certs = certificate_files::load(
+        io.get_executor(),
+        certificate_paths{options.grpc_cert, options.grpc_key}, cert_options);
+    if (!certs) {
+      err << "mca-operator: " << certs.error().message << "\n";
+      return 1;
+    }
+    cert_files = *certs;
+    cert_files->start();
+    grpc_certificates = cert_files;
   }
-  (*certs)->start();
   tls_front_config front_config;
   front_config.address = options.grpc_address;
   front_config.port = options.grpc_port;
   front_config.backend_socket = socket_path;
-  auto bound = tls_front::bind(io.get_executor(), *certs, front_config);
+  auto bound =
+      tls_front::bind(io.get_executor(), grpc_certificates, front_config);
   if (!bound) {
     err << "mca-operator: " << bound.error().message << "\n";
     return 1;
   }
   tls_front& front = **bound;
-  front.start();
+
+  std::vector<std::string> excluded = injection.excluded_namespaces;
+  excluded.push_back(ns);
+  injection_webhook injector(
+      injection_context{injection,
+                        {},
+                        excluded,
+                        std::string(current_build().version),
+                        injection_mode::webhook},
+      injection_webhook_hooks{
+          [&certificates](std::string pod_ns) {
+            return certificates->ensure_namespace_bundle(std::move(pod_ns));
+          },
+          [&metrics](admission_result r, std::chrono::nanoseconds d) {
+            metrics.record_admission(to_string(r), d);
+          }});
+  webhook_server_config webhook_config;
+  webhook_config.address = options.webhook_address;
+  webhook_config.port = options.webhook_port;
+  webhook_config.on_request_failure = [](const webhook_http_request& request,
+                                         std::string_view what) {
+    return injection_webhook::failure_reply(request, what);
+  };
+  // 64 reviews of at most 4 MiB (a Pod is at most ~1.5 MiB in etcd) in
+  // memory at once, well inside the operator's memory limit.
+  webhook_config.limits.max_connections = 64;
+  webhook_config.limits.max_body_bytes = std::size_t{4} * 1024 * 1024;
+  std::map<std::string, webhook_handler, std::less<>> webhook_routes;
+  webhook_routes["/mutate"] = [&injector](webhook_http_request r) {
+    return injector.handle(std::move(r));
+  };
+  webhook_routes["/healthz"] =
+      [](webhook_http_request) -> asio::awaitable<webhook_http_reply> {
+    webhook_http_reply reply;
+    reply.content_type = "text/plain; charset=utf-8";
+    reply.body = "ok";
+    co_return reply;
+  };
+  auto webhook_bound = webhook_server::bind(
+      io.get_executor(),
+      [&certificates] { return certificates->webhook_context(); },
+      webhook_config, std::move(webhook_routes));
+  if (!webhook_bound) {
+    err << "mca-operator: " << webhook_bound.error().message << "\n";
+    return 1;
+  }
+  webhook_server& webhook = **webhook_bound;
+  // Both ports accept once there is something to serve: the webhook always
+  // needs the operator's certificates, the stream only without files.
+  bool serving = false;
+  on_certificates = [&] {
+    if (serving) return;
+    serving = true;
+    webhook.start();
+    if (!cert_files) front.start();
+  };
+  if (cert_files) front.start();
 
   http::admin_endpoint admin_at;
   admin_at.address = options.admin_address;
@@ -193,7 +310,15 @@ int run_operator(const operator_options& options, std::ostream& err) {
   };
   // Ready once the caches are synced and every pod's table is compiled:
   // then streams are accepted.
-  routes["/readyz"] = [&hub] {
+  routes["/readyz"] = [&hub, &certificates] {
+    if (!certificates->loaded()) {
+      return http::admin_reply{
+          503, "application/json",
+          json{{"status", "unhealthy"},
+               {"kubernetes", "connected"},
+               {"certificates", "not loaded: " + certificates->problem()}}
+              .dump()};
+    }
     if (hub.ready()) {
       return http::admin_reply{
           200, "application/json",
@@ -230,11 +355,13 @@ int run_operator(const operator_options& options, std::ostream& err) {
               spdlog::info("leader: this replica writes status");
               metrics.set_leader(true);
               loop.set_writes_status(true);
+              certificates->set_leader(true);
             },
             [&] {
               spdlog::info("leader: stepped down");
               metrics.set_leader(false);
               loop.set_writes_status(false);
+              certificates->set_leader(false);
             },
             [](const std::string& holder) {
               spdlog::info("leader: {} holds the lease", holder);
@@ -245,8 +372,10 @@ int run_operator(const operator_options& options, std::ostream& err) {
     asio::co_spawn(io, elector->run(), asio::detached);
   } else {
     loop.set_writes_status(true);
+    certificates->set_leader(true);
   }
   loop.start();
+  certificates->start();
 
   // Heartbeats, slow streams, hub readiness.
   asio::steady_timer ticker(io);
@@ -267,7 +396,10 @@ int run_operator(const operator_options& options, std::ostream& err) {
     stopping = true;
     ticker.cancel();
     front.stop();
-    (*certs)->stop();
+    webhook.stop();
+    if (cert_files) cert_files->stop();
+    certificates->set_leader(false);
+    certificates->stop();
     loop.stop();
     if (elector) elector->stop();
     // Streams end with the server; sidecars keep their tables and
@@ -276,12 +408,9 @@ int run_operator(const operator_options& options, std::ostream& err) {
       server->Shutdown(std::chrono::system_clock::now() +
                        std::chrono::seconds(2));
     }).detach();
-    asio::steady_timer grace(io);
-    // Give the elector a moment to release the Lease.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
     asio::post(io, [&io] {
-      // Pending informer requests and the Lease release finish or are
-      // abandoned within a second.
+      // Pending informer requests and the Lease release (the elector's
+      // last act) finish or are abandoned within a second.
       auto last = std::make_shared<asio::steady_timer>(io);
       last->expires_after(std::chrono::seconds(1));
       last->async_wait(
@@ -290,10 +419,11 @@ int run_operator(const operator_options& options, std::ostream& err) {
   });
 
   spdlog::info(
-      "mca-operator {} in namespace {}: routing stream on {}:{}, "
-      "admin on {}:{}",
+      "mca-operator {} in namespace {}: routing stream on {}:{}, webhook on "
+      "{}:{}, admin on {}:{}",
       current_build().version, ns, options.grpc_address, front.port(),
-      options.admin_address, admin.port());
+      options.webhook_address, webhook.port(), options.admin_address,
+      admin.port());
   io.run();
   server->Shutdown(std::chrono::system_clock::now());
   admin.stop();

@@ -13,8 +13,13 @@ struct operator_options {
   std::string namespace_name;  // --namespace, else POD_NAMESPACE, else the SA's
   std::string grpc_address = "0.0.0.0";
   std::uint16_t grpc_port = 9443;
+  // Both empty: the routing stream serves the operator's own CA-signed
+  // certificate (ca_manager), like the webhook.
   std::filesystem::path grpc_cert;
   std::filesystem::path grpc_key;
+  std::filesystem::path config_file;  // empty: every default
+  std::string webhook_address = "0.0.0.0";
+  std::uint16_t webhook_port = 8443;
   std::string admin_address = "0.0.0.0";
   std::uint16_t admin_port = 8080;
   std::string identity;  // Lease holder; default: the host name

@@ -17,14 +17,19 @@ operator_process operator_process::start(const options& o) {
                                    o.namespace_name,
                                    "--grpc-address",
                                    "127.0.0.1:" + std::to_string(o.grpc_port),
-                                   "--grpc-cert",
-                                   o.cert_file.string(),
-                                   "--grpc-key",
-                                   o.key_file.string(),
+                                   "--webhook-address",
+                                   "127.0.0.1:0",
                                    "--admin-address",
                                    "127.0.0.1:0",
                                    "--log-level",
                                    "debug"};
+  if (!o.cert_file.empty()) {
+    argv.insert(argv.end(), {"--grpc-cert", o.cert_file.string(), "--grpc-key",
+                             o.key_file.string()});
+  }
+  if (!o.config_file.empty()) {
+    argv.insert(argv.end(), {"--config", o.config_file.string()});
+  }
   if (!o.identity.empty()) argv.insert(argv.end(), {"--identity", o.identity});
   argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
   p.process_ = child_process::start(argv, o.log_file);
@@ -33,20 +38,24 @@ operator_process operator_process::start(const options& o) {
                              p.process_.output());
   }
   static const std::regex line(
-      R"(routing stream on [^ ]+:(\d+), admin on [^ ]+:(\d+))");
+      R"(routing stream on [^ ]+:(\d+), webhook on [^ ]+:(\d+), admin on [^ ]+:(\d+))");
   std::smatch m;
   const std::string out = p.process_.output();
   if (!std::regex_search(out, m, line)) {
     throw std::runtime_error("cannot find the ports in:\n" + out);
   }
   p.grpc_port_ = static_cast<unsigned short>(std::stoi(m[1]));
-  p.admin_port_ = static_cast<unsigned short>(std::stoi(m[2]));
+  p.webhook_port_ = static_cast<unsigned short>(std::stoi(m[2]));
+  p.admin_port_ = static_cast<unsigned short>(std::stoi(m[3]));
   const auto until =
       std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (p.admin_get("/readyz").status != 200) {
+  raw_response ready;
+  while ((ready = p.admin_get("/readyz")).status != 200) {
     if (std::chrono::steady_clock::now() > until) {
-      throw std::runtime_error("mca-operator never became ready:\n" +
-                               p.process_.output());
+      throw std::runtime_error(
+          "mca-operator never became ready (last /readyz: " +
+          std::to_string(ready.status) + " " + ready.body + ready.error +
+          "):\n" + p.process_.output());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

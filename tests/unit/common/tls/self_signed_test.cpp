@@ -30,6 +30,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "common/tls/openssl_handles.hpp"
 #include "support/async.hpp"
 
 namespace mca::tls {
@@ -43,16 +44,6 @@ using ssl_stream = beast::ssl_stream<beast::tcp_stream>;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-template <auto free_fn>
-struct openssl_deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    free_fn(p);
-  }
-};
-using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509_free>>;
-using pkey_ptr = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY_free>>;
-using bio_ptr = std::unique_ptr<BIO, openssl_deleter<BIO_free_all>>;
 using bignum_ptr = std::unique_ptr<BIGNUM, openssl_deleter<BN_free>>;
 using store_ptr = std::unique_ptr<X509_STORE, openssl_deleter<X509_STORE_free>>;
 using store_ctx_ptr =
