@@ -120,8 +120,7 @@ def main():
             [os.path.join(a.build, "operator/mca-operator"), "--kubeconfig",
              home["kubeconfig"], "--namespace", ns, "--config", config,
              "--grpc-address", "127.0.0.1:0", "--webhook-address", "127.0.0.1:0",
-             "--admin-address", "127.0.0.1:0", "--no-leader-election",
-             "--log-level", "warn"],
+             "--admin-address", "127.0.0.1:0", "--no-leader-election"],
             stdout=open(log, "w"), stderr=subprocess.STDOUT)
         line = wait_for("admin on", log)
         port = int(line.split("webhook on 127.0.0.1:")[1].split(",")[0])
