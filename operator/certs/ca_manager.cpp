@@ -228,7 +228,10 @@ asio::awaitable<system_clock::time_point> ca_manager::reconcile() {
     if (!written) {
       spdlog::warn("certificates: {} of {}: {}", to_string(decision.step),
                    secret_where(), written.error().message);
-      set_problem(written.error().message);
+      // Nothing was written: the Secret is created or replaced whole in
+      // one request, so a refusal leaves no half of it behind.
+      set_problem(std::string("cannot ") + (current ? "update " : "create ") +
+                  secret_where() + ": " + written.error().message);
       co_return retry;
     }
     spdlog::info("certificates: {}: {}", to_string(decision.step),

@@ -507,6 +507,47 @@ TEST_F(OperatorStream, SidecarKeepsServingWhileTheOperatorRestarts) {
       << sidecar.process().output();
 }
 
+// Without --grpc-cert the routing stream serves the operator's own CA's
+// certificate, and a sidecar that trusts only the mca-ca-bundle ConfigMap
+// the operator keeps in the pod's namespace (what the injector mounts)
+// subscribes and routes.
+TEST_F(OperatorStream,
+       SidecarsTrustTheOperatorsOwnCaThroughTheBundleConfigMap) {
+  apply(policy(target("east")));
+  write(*dir_ / "own-ca.yaml",
+        "certificates:\n  extraIPAddresses: [127.0.0.1]\n");
+  operator_process::options o;
+  o.kubeconfig = env_->at("home").kubeconfig;
+  o.namespace_name = *ns_;
+  o.config_file = *dir_ / "own-ca.yaml";
+  o.log_file = *dir_ / "own-ca.log";
+  o.identity = "own-ca";
+  auto op = operator_process::start(o);
+  std::string bundle;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = env_->kubectl(
+            "home", {"-n", *ns_, "get", "configmap", "mca-ca-bundle", "-o",
+                     "jsonpath={.data.ca\\.crt}"});
+        bundle = r.out;
+        return r.exit_code == 0 &&
+               bundle.find("BEGIN CERTIFICATE") != std::string::npos;
+      },
+      20s))
+      << op.process().output();
+  // Not the test's own CA: the one the operator made.
+  EXPECT_NE(bundle, read(*dir_ / "ca.crt"));
+  write(*dir_ / "bundle.crt", bundle);
+  const fs::path token_file = *dir_ / "own-ca-token";
+  write(token_file, token("app-0"));
+  auto sidecar = sidecar_process::start(
+      "", {"--operator", "127.0.0.1:" + std::to_string(op.grpc_port()),
+           "--operator-ca", (*dir_ / "bundle.crt").string(), "--token-file",
+           token_file.string(), "--namespace", *ns_});
+  EXPECT_TRUE(eventually([&] { return !version_of(sidecar).empty(); }, 30s))
+      << op.process().output() << sidecar.process().output();
+}
+
 TEST_F(OperatorStream, TwoReplicasOnlyTheLeaderWritesStatus) {
   apply(policy(target("east")));
   auto a = start_operator("replica-e1");

@@ -400,3 +400,79 @@ TEST(WebhookRotation, AFullCaRotationFailsNoAdmission) {
 
 }  // namespace
 }  // namespace mca::test
+
+namespace mca::test {
+namespace {
+
+// An operator whose identity may read everything but not create Secrets:
+// it says so in /readyz (and its log), stays unready, and leaves no Secret
+// or part of one behind.
+TEST(WebhookBadInput, ASecretThatCannotBeCreatedIsReportedAndNothingIsWritten) {
+  std::string error;
+  testenv env = testenv::load(error);
+  ASSERT_TRUE(error.empty()) << error;
+  const std::string ns = unique_name("mca-nosecret");
+  const fs::path dir = fs::temp_directory_path() / ns;
+  fs::create_directories(dir);
+  auto kubectl_ok = [&](std::vector<std::string> args,
+                        const std::string& in = {}) {
+    auto r = env.kubectl("home", std::move(args), in);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return r;
+  };
+  kubectl_ok({"apply", "--server-side", "--force-conflicts", "-f",
+              std::string(MCA_SOURCE_DIR) + "/crds/"});
+  kubectl_ok({"create", "namespace", ns});
+  kubectl_ok({"-n", ns, "create", "serviceaccount", "operator"});
+  const json role{{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                  {"kind", "ClusterRole"},
+                  {"metadata", {{"name", ns}}},
+                  {"rules",
+                   {{{"apiGroups", {"*"}},
+                     {"resources", {"*"}},
+                     {"verbs", {"get", "list", "watch"}}},
+                    {{"apiGroups", {"coordination.k8s.io"}},
+                     {"resources", {"leases"}},
+                     {"verbs", {"*"}}},
+                    {{"apiGroups", {"authentication.k8s.io"}},
+                     {"resources", {"tokenreviews"}},
+                     {"verbs", {"create"}}}}}};
+  kubectl_ok({"apply", "-f", "-"}, role.dump());
+  kubectl_ok({"create", "clusterrolebinding", ns, "--clusterrole", ns,
+              "--serviceaccount", ns + ":operator"});
+  const std::string token =
+      trim(kubectl_ok({"-n", ns, "create", "token", "operator"}).out);
+  const cluster& home = env.at("home");
+  std::ofstream(dir / "kubeconfig")
+      << "apiVersion: v1\nkind: Config\nclusters:\n- name: home\n  cluster:\n"
+      << "    server: " << home.server << "\n"
+      << "    certificate-authority: " << home.ca_file.string() << "\n"
+      << "users:\n- name: operator\n  user:\n    token: " << token << "\n"
+      << "contexts:\n- name: home\n  context: {cluster: home, user: operator}\n"
+      << "current-context: home\n";
+
+  operator_process::options o;
+  o.kubeconfig = dir / "kubeconfig";
+  o.namespace_name = ns;
+  o.log_file = dir / "operator.log";
+  std::string why;
+  try {
+    operator_process p = operator_process::start(o);
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  EXPECT_THAT(why, HasSubstr("never became ready"));
+  EXPECT_THAT(why,
+              HasSubstr("cannot create Secret " + ns + "/mca-operator-certs"));
+  EXPECT_THAT(why, HasSubstr("forbidden"));
+  EXPECT_THAT(why, ::testing::Not(HasSubstr(token)));
+  auto secret = env.kubectl("home", {"-n", ns, "get", "secrets", "-o",
+                                     "jsonpath={.items[*].metadata.name}"});
+  EXPECT_EQ(secret.exit_code, 0) << secret.err;
+  EXPECT_EQ(trim(secret.out), "");
+  env.kubectl("home", {"delete", "clusterrolebinding,clusterrole", ns});
+  env.kubectl("home", {"-n", ns, "delete", "leases,serviceaccounts", "--all"});
+}
+
+}  // namespace
+}  // namespace mca::test
