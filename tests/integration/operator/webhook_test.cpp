@@ -252,6 +252,39 @@ TEST_F(Webhook, ALabelledPodIsStoredInjected) {
   EXPECT_EQ(cm.out, setup_->secret_data("ca-bundle.crt"));
 }
 
+// A pod re-created from its own stored (injected, defaulted) YAML passes
+// through the webhook unchanged: still exactly one sidecar.
+TEST_F(Webhook, APodReappliedFromItsOwnYamlKeepsOneSidecar) {
+  setup_->kubectl_ok({"-n", *app_, "create", "-f", "-"},
+                     injector_setup::pod("original", true).dump());
+  json p = get_pod(*app_, "original");
+  ASSERT_TRUE(p.is_object());
+  json& meta = p["metadata"];
+  for (const char* field :
+       {"uid", "resourceVersion", "creationTimestamp", "managedFields"}) {
+    meta.erase(field);
+  }
+  meta["name"] = "copy";
+  p.erase("status");
+  const std::string before = meta["annotations"]["mca.k8s.io/status"];
+  setup_->kubectl_ok({"-n", *app_, "create", "-f", "-"}, p.dump());
+  const json copy = get_pod(*app_, "copy");
+  int sidecars = 0;
+  for (const char* list : {"initContainers", "containers"}) {
+    for (const auto& c : copy["spec"][list]) {
+      if (c["name"] == "mca-sidecar") ++sidecars;
+    }
+  }
+  EXPECT_EQ(sidecars, 1) << copy.dump(2);
+  EXPECT_EQ(copy["metadata"]["annotations"]["mca.k8s.io/status"], before);
+  EXPECT_EQ(copy["spec"]["initContainers"], p["spec"]["initContainers"]);
+  EXPECT_EQ(copy["spec"]["volumes"], p["spec"]["volumes"]);
+  // The webhook saw it and found nothing to do.
+  EXPECT_THAT(setup_->operator_.admin_get("/metrics").body,
+              HasSubstr("mca_webhook_admission_duration_seconds_count{result="
+                        "\"unchanged\"} 1"));
+}
+
 TEST_F(Webhook, ADryRunReturnsTheMutationAndStoresNothing) {
   auto r = setup_->kubectl_ok(
       {"-n", *dry_, "create", "--dry-run=server", "-o", "json", "-f", "-"},
