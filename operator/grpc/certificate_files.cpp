@@ -1,61 +1,28 @@
 #include "operator/grpc/certificate_files.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <exception>
 #include <utility>
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include "common/tls/openssl_handles.hpp"
+#include "common/tls/pem_identity.hpp"
 #include "common/util/text_file.hpp"
 
 namespace mca::op {
 namespace {
 
-using tls::bio_ptr;
+using tls::max_pem_bytes;
 using tls::openssl_deleter;
-using tls::pkey_ptr;
+using tls::openssl_reason;
 using tls::ssl_ctx_ptr;
-using tls::x509_ptr;
 
 using md_ctx_ptr =
     std::unique_ptr<EVP_MD_CTX, openssl_deleter<EVP_MD_CTX_free>>;
-
-// A certificate chain or a key is a few KiB; a file this large is a
-// mistake, not a certificate.
-constexpr std::size_t max_pem_bytes = std::size_t{1024} * 1024;
-
-// OpenSSL's reason for the failure just seen; empties the error queue so
-// the next failure does not report this one.
-std::string openssl_reason() {
-  const unsigned long code = ERR_peek_last_error();
-  const char* reason = code == 0 ? nullptr : ERR_reason_error_string(code);
-  ERR_clear_error();
-  return reason != nullptr ? reason : "unknown OpenSSL error";
-}
-
-error config_error(std::string message) {
-  return error::of(error_source::config, std::move(message));
-}
-
-// Never prompts: without this, OpenSSL asks for an encrypted key's
-// passphrase on the terminal.
-int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/,
-                  void* /*userdata*/) {
-  return -1;
-}
-
-bio_ptr memory_bio(std::string_view text) {
-  // Both files are capped at max_pem_bytes, so the length fits an int.
-  return bio_ptr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
 
 // gRPC is HTTP/2: a client that cannot negotiate "h2" would only fail after
 // the handshake, so refuse it during the handshake.
@@ -89,106 +56,6 @@ int require_alpn(SSL* ssl, int* alert, void* /*arg*/) {
   return SSL_CLIENT_HELLO_ERROR;
 }
 
-std::string hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[bytes[i] >> 4]);
-    out.push_back(digits[bytes[i] & 0x0f]);
-  }
-  return out;
-}
-
-std::string subject_of(X509* cert) {
-  bio_ptr out(BIO_new(BIO_s_mem()));
-  if (!out || X509_NAME_print_ex(out.get(), X509_get_subject_name(cert), 0,
-                                 XN_FLAG_RFC2253) < 0) {
-    ERR_clear_error();
-    return "";
-  }
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(out.get(), &data);
-  return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : "";
-}
-
-std::chrono::system_clock::time_point not_after_of(X509* cert) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) {
-    ERR_clear_error();
-    return {};
-  }
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
-// The leaf, then each intermediate the file holds after it.
-mca::result<x509_ptr> use_certificate_chain(SSL_CTX* ctx, std::string_view pem,
-                                            const std::string& path) {
-  auto bio = memory_bio(pem);
-  x509_ptr leaf(
-      bio ? PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr)
-          : nullptr);
-  if (!leaf) {
-    return config_error("the certificate in " + path +
-                        " is not a PEM certificate: " + openssl_reason());
-  }
-  if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) {
-    return config_error("the certificate in " + path +
-                        " cannot be used: " + openssl_reason());
-  }
-  for (;;) {
-    x509_ptr extra(
-        PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
-    if (!extra) break;
-    if (SSL_CTX_add0_chain_cert(ctx, extra.get()) != 1) {
-      return config_error("an intermediate certificate in " + path +
-                          " cannot be used: " + openssl_reason());
-    }
-    // The context owns it now.
-    static_cast<void>(extra.release());
-  }
-  // The loop ends at the end of the text ("no start line"); any other
-  // error is a broken certificate after the leaf.
-  const unsigned long code = ERR_peek_last_error();
-  if (code != 0 && !(ERR_GET_LIB(code) == ERR_LIB_PEM &&
-                     ERR_GET_REASON(code) == PEM_R_NO_START_LINE)) {
-    return config_error("an intermediate certificate in " + path +
-                        " is not a PEM certificate: " + openssl_reason());
-  }
-  ERR_clear_error();
-  return leaf;
-}
-
-mca::result<void> use_private_key(SSL_CTX* ctx, X509* leaf,
-                                  std::string_view pem,
-                                  const certificate_paths& origin) {
-  auto bio = memory_bio(pem);
-  pkey_ptr key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr)
-          : nullptr);
-  if (!key) {
-    const std::string why = openssl_reason();
-    if (pem.find("ENCRYPTED") != std::string_view::npos) {
-      return config_error("the key in " + origin.key.string() +
-                          " is encrypted; the operator needs it unencrypted");
-    }
-    return config_error("the key in " + origin.key.string() +
-                        " is not a PEM private key: " + why);
-  }
-  if (X509_check_private_key(leaf, key.get()) != 1) {
-    ERR_clear_error();
-    return config_error("the key in " + origin.key.string() +
-                        " does not match the certificate in " +
-                        origin.cert.string());
-  }
-  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
-    return config_error("the key in " + origin.key.string() +
-                        " cannot be used: " + openssl_reason());
-  }
-  return {};
-}
-
 }  // namespace
 
 grpc_tls_context::grpc_tls_context(
@@ -204,10 +71,6 @@ grpc_tls_context::~grpc_tls_context() { SSL_CTX_free(ctx_); }
 mca::result<std::shared_ptr<const grpc_tls_context>> grpc_tls_context::create(
     std::string_view cert_pem, std::string_view key_pem,
     const certificate_paths& origin) {
-  if (cert_pem.size() > max_pem_bytes || key_pem.size() > max_pem_bytes) {
-    return config_error("the certificate in " + origin.cert.string() +
-                        " or its key is larger than a PEM file can be");
-  }
   ERR_clear_error();
   ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) {
@@ -231,24 +94,15 @@ mca::result<std::shared_ptr<const grpc_tls_context>> grpc_tls_context::create(
   SSL_CTX_set_client_hello_cb(ctx.get(), require_alpn, nullptr);
   SSL_CTX_set_alpn_select_cb(ctx.get(), select_h2, nullptr);
 
-  auto leaf = use_certificate_chain(ctx.get(), cert_pem, origin.cert.string());
-  if (!leaf) return leaf.error();
-  if (auto used = use_private_key(ctx.get(), leaf->get(), key_pem, origin);
-      !used) {
-    return used.error();
-  }
-
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int md_len = 0;
-  if (X509_digest(leaf->get(), EVP_sha256(), md.data(), &md_len) != 1) {
-    return error::of(error_source::internal, "cannot hash the certificate in " +
-                                                 origin.cert.string() + ": " +
-                                                 openssl_reason());
-  }
-  std::string subject = subject_of(leaf->get());
-  const auto not_after = not_after_of(leaf->get());
-  return std::shared_ptr<const grpc_tls_context>(new grpc_tls_context(
-      ctx.release(), hex(md.data(), md_len), std::move(subject), not_after));
+  auto served = tls::use_pem_pair(
+      ctx.get(), cert_pem, key_pem,
+      tls::pem_names{
+          .certificate = "the certificate in " + origin.cert.string(),
+          .key = "the key in " + origin.key.string()});
+  if (!served) return served.error();
+  return std::shared_ptr<const grpc_tls_context>(
+      new grpc_tls_context(ctx.release(), std::move(served->fingerprint),
+                           std::move(served->subject), served->not_after));
 }
 
 certificate_files::certificate_files(
