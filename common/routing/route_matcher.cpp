@@ -130,6 +130,60 @@ decision refuse(std::vector<std::string> candidates, std::string rule_name,
   return d;
 }
 
+decision fan_out(std::vector<std::string> candidates, const rule& r,
+                 std::size_t index, const routing_table& table,
+                 const request_info& info) {
+  const fan_out_action& f = *r.fan_out;
+  switch (info.kind) {
+    case verb::list:
+    case verb::watch: {
+      decision d;
+      d.what = decision::kind::fan_out;
+      d.candidates = f.targets;
+      d.allow_partial = f.allow_partial;
+      d.rule = r.display_name(index);
+      return d;
+    }
+    case verb::create:
+    case verb::deletecollection:
+      if (f.write_target) {
+        decision d;
+        d.what = decision::kind::route;
+        d.target = *f.write_target;
+        d.rule = r.display_name(index);
+        return d;
+      } else {
+        decision d;
+        d.what = decision::kind::reject;
+        d.code = 422;
+        d.rule = r.display_name(index);
+        d.message = "request " + std::string(to_string(info.kind)) + " " +
+                    describe_resource(info) + " is matched only by rule " +
+                    d.rule + " of policy " + table.policy +
+                    ", which reads from several targets (" +
+                    [&] {
+                      std::string names;
+                      for (const auto& t : f.targets) {
+                        names += (names.empty() ? "" : ", ") + t;
+                      }
+                      return names;
+                    }() +
+                    ") and names no writeTarget for writes";
+        return d;
+      }
+    case verb::non_resource: {
+      decision d;
+      d.what = decision::kind::route;
+      d.target = f.targets.front();
+      d.rule = r.display_name(index);
+      return d;
+    }
+    default:
+      for (const auto& t : f.targets) add_candidate(candidates, t);
+      return route_or_locate(std::move(candidates), r.display_name(index));
+  }
+}
+
 }  // namespace
 
 decision match(const routing_table& table, const request_facts& facts) {
@@ -139,9 +193,15 @@ decision match(const routing_table& table, const request_facts& facts) {
     const outcome o = evaluate(r.match, facts);
     if (o == outcome::no) continue;
     if (o == outcome::maybe) {
-      if (!r.reject) add_candidate(candidates, r.target);
+      if (r.fan_out) {
+        for (const auto& t : r.fan_out->targets) add_candidate(candidates, t);
+      } else if (!r.reject) {
+        add_candidate(candidates, r.target);
+      }
       continue;
     }
+    if (r.fan_out)
+      return fan_out(std::move(candidates), r, i, table, *facts.info);
     if (r.reject) {
       std::string message = r.reject->message;
       if (message.empty()) {

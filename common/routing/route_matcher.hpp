@@ -23,7 +23,8 @@ struct request_facts {
 };
 
 struct decision {
-  enum class kind { route, reject, locate };
+  // fan_out: a collection read (list, watch) spanning `candidates`, merged.
+  enum class kind { route, reject, locate, fan_out };
   kind what = kind::reject;
   std::string target;  // route
   // reject. For locate, when the fallback reached by path alone was a
@@ -31,7 +32,9 @@ struct decision {
   // what to answer if the object is in none of the candidates.
   int code = 0;
   std::string message;
-  std::vector<std::string> candidates;  // locate: in rule order, unique
+  // locate: in rule order, unique. fan_out: the rule's targets in order.
+  std::vector<std::string> candidates;
+  bool allow_partial = false;  // fan_out: answer without failed targets
   std::string rule;  // the deciding rule's display name; "" for the default
 };
 
@@ -65,6 +68,13 @@ struct decision {
 // target. A path-alone reject (rule, or no rule and no default) with
 // candidates also yields locate/route over the candidates, carrying the
 // refusal in code/message.
+//
+// A fan-out rule (`targets`) that matches decides by verb: list and watch
+// are `fan_out` over its targets; a request naming an object (get, update,
+// patch, delete, connect) is `locate` among them, since the object lives in
+// one; create and deletecollection go to its writeTarget, or are refused
+// with 422 naming the rule; non-resource requests go to its first target.
+// With unknown metadata, it adds all its targets to the candidates.
 //
 // Nothing matched, no default and no candidates: `reject` 403 with
 // "request <verb> <resource> is not routed by policy <policy>: no rule

@@ -413,21 +413,65 @@ rule parse_rule(const YAML::Node& node, std::size_t index,
   rule r;
   r.name = optional_string(node, "name", where).value_or("");
   if (!r.name.empty()) where += " (" + quote(r.name) + ")";
-  check_fields(node, where, {"name", "match", "target", "reject"});
+  check_fields(node, where,
+               {"name", "match", "target", "targets", "partial", "writeTarget",
+                "reject"});
   r.match = parse_match(node["match"], field(where, "match"));
   const YAML::Node target = node["target"];
+  const YAML::Node targets = node["targets"];
   const YAML::Node reject = node["reject"];
   // `reject:` alone (null) still says "reject", so test definedness here.
   const bool has_target = !is_absent(target);
+  const bool has_targets = targets.IsDefined();
   const bool has_reject = reject.IsDefined();
-  if (has_target == has_reject) {
-    fail(where, "must set exactly one of target, reject");
+  if (int{has_target} + int{has_targets} + int{has_reject} != 1) {
+    fail(where, "must set exactly one of target, targets, reject");
   }
+  if (!has_targets) {
+    if (node["partial"].IsDefined()) {
+      fail(field(where, "partial"), "is only allowed with targets");
+    }
+    if (node["writeTarget"].IsDefined()) {
+      fail(field(where, "writeTarget"), "is only allowed with targets");
+    }
+  }
+  const auto known = [&](const std::string& name, const std::string& at) {
+    if (!target_names.contains(name)) {
+      fail(at, "unknown target " + quote(name));
+    }
+  };
   if (has_target) {
     r.target = as_string(target, field(where, "target"));
-    if (!target_names.contains(r.target)) {
-      fail(field(where, "target"), "unknown target " + quote(r.target));
+    known(r.target, field(where, "target"));
+  } else if (has_targets) {
+    const std::string at = field(where, "targets");
+    if (!targets.IsSequence()) fail(at, "must be a list");
+    fan_out_action f;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const std::string each = item(at, i);
+      std::string name = as_string(targets[i], each);
+      known(name, each);
+      if (std::find(f.targets.begin(), f.targets.end(), name) !=
+          f.targets.end()) {
+        fail(each, "names " + quote(name) + " twice");
+      }
+      f.targets.push_back(std::move(name));
     }
+    if (f.targets.size() < 2) {
+      fail(at, "must name two or more targets (use target for one)");
+    }
+    if (auto partial = optional_string(node, "partial", where)) {
+      if (*partial == "allow") {
+        f.allow_partial = true;
+      } else if (*partial != "deny") {
+        fail(field(where, "partial"), "must be deny or allow");
+      }
+    }
+    if (auto write = optional_string(node, "writeTarget", where)) {
+      known(*write, field(where, "writeTarget"));
+      f.write_target = std::move(*write);
+    }
+    r.fan_out = std::move(f);
   } else {
     r.reject = parse_reject(reject, field(where, "reject"));
   }
@@ -512,6 +556,15 @@ nlohmann::json canonical(const routing_table& t) {
     match["userAgent"] = nullptr;
     if (m.user_agent) match["userAgent"] = m.user_agent->pattern();
     nlohmann::json j{{"name", r.name}, {"match", match}, {"target", r.target}};
+    // Only when set, so tables without fan-out keep the versions they had.
+    if (r.fan_out) {
+      j["fanOut"] = {{"targets", r.fan_out->targets},
+                     {"allowPartial", r.fan_out->allow_partial},
+                     {"writeTarget", nullptr}};
+      if (r.fan_out->write_target) {
+        j["fanOut"]["writeTarget"] = *r.fan_out->write_target;
+      }
+    }
     j["reject"] = nullptr;
     if (r.reject) {
       j["reject"] = {{"code", r.reject->code}, {"message", r.reject->message}};

@@ -91,11 +91,27 @@ struct reject_action {
   bool operator==(const reject_action&) const = default;
 };
 
+// `targets: [a, b, ...]`: reads of collections span every target and are
+// merged (ARCHITECTURE §3.5); an object named in a request lives in one of
+// them. Creates have no object to find, so they go to `write_target` or
+// are refused.
+struct fan_out_action {
+  std::vector<std::string> targets;  // two or more, unique, known
+  // A target failing a merged read: fail the whole read (deny), or answer
+  // with the others and say which are missing (allow).
+  bool allow_partial = false;
+  std::optional<std::string> write_target;  // a known target
+
+  bool operator==(const fan_out_action&) const = default;
+};
+
 struct rule {
   std::string name;  // may be empty; see display_name()
   rule_match match;
-  std::string target;                   // set unless `reject` is
-  std::optional<reject_action> reject;  // set unless `target` is
+  // Exactly one of the three actions is set.
+  std::string target;
+  std::optional<fan_out_action> fan_out;
+  std::optional<reject_action> reject;
 
   // `name`, or `rules[<index>]` for an unnamed rule, so that decisions and
   // messages can always point at the rule.

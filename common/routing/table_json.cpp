@@ -129,6 +129,10 @@ json rule_json(const rule& r) {
     json reject{{"code", r.reject->code}};
     if (!r.reject->message.empty()) reject["message"] = r.reject->message;
     out["reject"] = std::move(reject);
+  } else if (r.fan_out) {
+    out["targets"] = r.fan_out->targets;
+    out["partial"] = r.fan_out->allow_partial ? "allow" : "deny";
+    if (r.fan_out->write_target) out["writeTarget"] = *r.fan_out->write_target;
   } else {
     out["target"] = r.target;
   }

@@ -73,6 +73,11 @@ mca::result<std::string> explain(const routing::routing_table& table,
       out << "reject with " << d.code << ": " << d.message << " " << by_rule(d)
           << "\n";
       break;
+    case routing::decision::kind::fan_out:
+      out << "fan out to " << join(d.candidates, ", ") << " and merge ("
+          << (d.allow_partial ? "partial allowed" : "partial denied") << ") "
+          << by_rule(d) << "\n";
+      break;
     case routing::decision::kind::locate:
       out << "locate among " << join(d.candidates, ", ")
           << " (the object's labels decide: the placement index, else a GET "

@@ -351,6 +351,14 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   switch (decision.what) {
     case routing::decision::kind::reject:
       co_return co_await respond_error(rs, decision.code, decision.message);
+    case routing::decision::kind::fan_out:
+      // The merged read (issue 7) is being built; until it is wired in, say
+      // so rather than answer from one cluster as if it were all of them.
+      co_return co_await respond_error(
+          rs, 501,
+          "rule " + decision.rule + " of policy " + table->policy +
+              " reads from several targets; merged list and watch are not "
+              "served by this sidecar version yet");
     case routing::decision::kind::route:
       break;
     case routing::decision::kind::locate: {

@@ -16,6 +16,8 @@ std::string_view status_reason_for(int code) noexcept {
       return "NotFound";
     case 405:
       return "MethodNotAllowed";
+    case 406:
+      return "NotAcceptable";
     case 409:
       return "Conflict";
     case 410:

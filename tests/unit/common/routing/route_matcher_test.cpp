@@ -458,3 +458,76 @@ TEST(Matcher, RejectRuleWithUnknownLabelsIsSkipped) {
 
 }  // namespace
 }  // namespace mca::routing
+
+namespace mca::routing {
+namespace {
+
+std::string fan_out_rules(const std::string& extra = "") {
+  return "  - {name: everywhere, match: {resources: [{resource: configmaps}]}, "
+         "targets: [home, east, west]" +
+         extra + "}\n";
+}
+
+TEST(MatcherFanOut, ListsAndWatchesSpanTheTargets) {
+  const routing_table t = table(fan_out_rules(", partial: allow"));
+  for (const char* path :
+       {"/api/v1/configmaps", "/api/v1/namespaces/a/configmaps",
+        "/api/v1/namespaces/a/configmaps?watch=true",
+        "/api/v1/watch/namespaces/a/configmaps"}) {
+    const decision d = decide(t, {.path = path});
+    EXPECT_EQ(d.what, decision::kind::fan_out) << path;
+    EXPECT_EQ(d.candidates, (std::vector<std::string>{"home", "east", "west"}));
+    EXPECT_TRUE(d.allow_partial);
+    EXPECT_EQ(d.rule, "everywhere");
+  }
+  EXPECT_FALSE(decide(table(fan_out_rules()), {.path = "/api/v1/configmaps"})
+                   .allow_partial);
+}
+
+TEST(MatcherFanOut, ANamedObjectIsLocatedAmongTheTargets) {
+  const routing_table t = table(fan_out_rules());
+  for (const char* method : {"GET", "PUT", "PATCH", "DELETE"}) {
+    const decision d = decide(t, {.method = method,
+                                  .path = "/api/v1/namespaces/a/configmaps/cm",
+                                  .labels = unknown});
+    EXPECT_EQ(d.what, decision::kind::locate) << method;
+    EXPECT_EQ(d.candidates, (std::vector<std::string>{"home", "east", "west"}));
+  }
+}
+
+TEST(MatcherFanOut, CreatesGoToTheWriteTargetOrAreRefusedNamingTheRule) {
+  const decision routed =
+      decide(table(fan_out_rules(", writeTarget: east")),
+             {.method = "POST", .path = "/api/v1/namespaces/a/configmaps"});
+  EXPECT_EQ(routed.what, decision::kind::route);
+  EXPECT_EQ(routed.target, "east");
+  const decision refused =
+      decide(table(fan_out_rules()),
+             {.method = "POST", .path = "/api/v1/namespaces/a/configmaps"});
+  EXPECT_EQ(refused.what, decision::kind::reject);
+  EXPECT_EQ(refused.code, 422);
+  EXPECT_NE(refused.message.find("rule everywhere of policy "
+                                 "team-a/route-by-cluster"),
+            std::string::npos)
+      << refused.message;
+  EXPECT_NE(refused.message.find("home, east, west"), std::string::npos);
+  EXPECT_NE(refused.message.find("writeTarget"), std::string::npos);
+  const decision collection =
+      decide(table(fan_out_rules()),
+             {.method = "DELETE", .path = "/api/v1/namespaces/a/configmaps"});
+  EXPECT_EQ(collection.what, decision::kind::reject);
+  EXPECT_EQ(collection.code, 422);
+}
+
+TEST(MatcherFanOut, UnknownLabelsMakeEveryTargetACandidate) {
+  const routing_table t = table(
+      "  - {name: by-label, match: {labelSelector: {matchLabels: {a: b}}}, "
+      "targets: [east, west]}\n");
+  const decision d = decide(
+      t, {.path = "/api/v1/namespaces/a/configmaps/cm", .labels = unknown});
+  EXPECT_EQ(d.what, decision::kind::locate);
+  EXPECT_EQ(d.candidates, (std::vector<std::string>{"east", "west", "home"}));
+}
+
+}  // namespace
+}  // namespace mca::routing

@@ -246,6 +246,29 @@ std::string with_target(const std::string& target) {
 // NOLINTNEXTLINE(readability-identifier-naming)
 void PrintTo(const error_row& row, std::ostream* os) { *os << row.label; }
 
+TEST(RoutingTable, ParsesAFanOutRule) {
+  const auto t = routing_table::parse(
+      header() + targets() +
+      "rules:\n  - {name: all, targets: [east, home], partial: allow, "
+      "writeTarget: home}\n  - {name: two, targets: [home, east]}\n");
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_TRUE(t->rules[0].fan_out);
+  EXPECT_EQ(t->rules[0].fan_out->targets,
+            (std::vector<std::string>{"east", "home"}));
+  EXPECT_TRUE(t->rules[0].fan_out->allow_partial);
+  EXPECT_EQ(t->rules[0].fan_out->write_target, "home");
+  EXPECT_TRUE(t->rules[0].target.empty());
+  EXPECT_FALSE(t->rules[1].fan_out->allow_partial);  // deny by default
+  EXPECT_FALSE(t->rules[1].fan_out->write_target);
+  // A fan-out rule changes the version; its order of targets too.
+  const auto swapped = routing_table::parse(
+      header() + targets() +
+      "rules:\n  - {name: all, targets: [home, east], partial: allow, "
+      "writeTarget: home}\n  - {name: two, targets: [home, east]}\n");
+  ASSERT_TRUE(swapped);
+  EXPECT_NE(t->version, swapped->version);
+}
+
 class RoutingTableErrors : public ::testing::TestWithParam<error_row> {};
 
 TEST_P(RoutingTableErrors, NamesWhereAndWhat) {
@@ -369,10 +392,37 @@ std::vector<error_row> error_rows() {
        {"rules[1].target", "unknown target \"west\""}},
       {"target_and_reject",
        with_rules("  - {name: r1, target: home, reject: {code: 403}}\n"),
-       {"rules[0] (\"r1\")", "exactly one of target, reject"}},
+       {"rules[0] (\"r1\")", "exactly one of target, targets, reject"}},
       {"neither_target_nor_reject",
        with_rules("  - {name: r1}\n"),
-       {"rules[0] (\"r1\")", "exactly one of target, reject"}},
+       {"rules[0] (\"r1\")", "exactly one of target, targets, reject"}},
+      {"targets_and_target",
+       with_rules("  - {name: r1, target: home, targets: [home, east]}\n"),
+       {"rules[0] (\"r1\")", "exactly one of target, targets, reject"}},
+      {"targets_one",
+       with_rules("  - {name: r1, targets: [home]}\n"),
+       {"rules[0] (\"r1\").targets", "two or more targets"}},
+      {"targets_not_a_list",
+       with_rules("  - {name: r1, targets: home}\n"),
+       {"rules[0] (\"r1\").targets", "must be a list"}},
+      {"targets_twice",
+       with_rules("  - {name: r1, targets: [home, east, home]}\n"),
+       {"rules[0] (\"r1\").targets[2]", "names \"home\" twice"}},
+      {"targets_unknown",
+       with_rules("  - {name: r1, targets: [home, west]}\n"),
+       {"rules[0] (\"r1\").targets[1]", "unknown target \"west\""}},
+      {"partial_bad",
+       with_rules("  - {name: r1, targets: [home, east], partial: maybe}\n"),
+       {"rules[0] (\"r1\").partial", "must be deny or allow"}},
+      {"partial_without_targets",
+       with_rules("  - {name: r1, target: home, partial: allow}\n"),
+       {"rules[0] (\"r1\").partial", "only allowed with targets"}},
+      {"write_target_unknown",
+       with_rules("  - {name: r1, targets: [home, east], writeTarget: west}\n"),
+       {"rules[0] (\"r1\").writeTarget", "unknown target \"west\""}},
+      {"write_target_without_targets",
+       with_rules("  - {name: r1, target: home, writeTarget: east}\n"),
+       {"rules[0] (\"r1\").writeTarget", "only allowed with targets"}},
       {"reject_code_low",
        with_rules("  - {name: r1, reject: {code: 399}}\n"),
        {"rules[0] (\"r1\").reject.code", "400 to 599", "\"399\""}},
