@@ -3,10 +3,36 @@
 #include <chrono>
 #include <csignal>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "common/process/run_process.hpp"
+
 namespace mca::test {
+
+namespace {
+
+// What the operator process listens on, for a start-up failure's message:
+// an admin port that refuses connections needs to be told apart from one
+// that was never bound.
+std::string listeners_of(int pid) {
+  process::process_spec spec;
+  spec.argv = {"ss", "-ltnpH"};
+  spec.timeout = std::chrono::seconds(5);
+  auto r = process::run_process(spec);
+  if (!r) return "(ss could not run)";
+  std::string out;
+  std::istringstream lines(r->out);
+  std::string line;
+  const std::string needle = "pid=" + std::to_string(pid) + ",";
+  while (std::getline(lines, line)) {
+    if (line.find(needle) != std::string::npos) out += line + "\n";
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
 
 operator_process operator_process::start(const options& o) {
   operator_process p;
@@ -37,12 +63,20 @@ operator_process operator_process::start(const options& o) {
     throw std::runtime_error("mca-operator did not start:\n" +
                              p.process_.output());
   }
+  // Up to the end of the line: the log may have been read while the
+  // operator was still writing it ("admin on 127.0.0.1:4" of ":44217").
   static const std::regex line(
-      R"(routing stream on [^ ]+:(\d+), webhook on [^ ]+:(\d+), admin on [^ ]+:(\d+))");
+      R"(routing stream on [^ ]+:(\d+), webhook on [^ ]+:(\d+), admin on [^ ]+:(\d+)\n)");
   std::smatch m;
-  const std::string out = p.process_.output();
-  if (!std::regex_search(out, m, line)) {
-    throw std::runtime_error("cannot find the ports in:\n" + out);
+  std::string out = p.process_.output();
+  const auto line_until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!std::regex_search(out, m, line)) {
+    if (std::chrono::steady_clock::now() > line_until) {
+      throw std::runtime_error("cannot find the ports in:\n" + out);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    out = p.process_.output();
   }
   p.grpc_port_ = static_cast<unsigned short>(std::stoi(m[1]));
   p.webhook_port_ = static_cast<unsigned short>(std::stoi(m[2]));
@@ -53,9 +87,11 @@ operator_process operator_process::start(const options& o) {
   while ((ready = p.admin_get("/readyz")).status != 200) {
     if (std::chrono::steady_clock::now() > until) {
       throw std::runtime_error(
-          "mca-operator never became ready (last /readyz: " +
-          std::to_string(ready.status) + " " + ready.body + ready.error +
-          "):\n" + p.process_.output());
+          "mca-operator never became ready (last /readyz on port " +
+          std::to_string(p.admin_port_) + ": " + std::to_string(ready.status) +
+          " " + ready.body + ready.error + "; running: " +
+          (p.process_.running() ? "yes" : "no") + "; its listeners:\n" +
+          listeners_of(p.process_.pid()) + "):\n" + p.process_.output());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -102,9 +102,16 @@ sidecar_process sidecar_process::start(const std::string& routes_yaml,
   static const std::regex line(
       R"(listening on port (\d+) \(.*admin on [^ ]+:(\d+),)");
   std::smatch m;
-  const std::string out = s.process_.output();
-  if (!std::regex_search(out, m, line)) {
-    throw std::runtime_error("cannot find the ports in:\n" + out);
+  // The line may still be being written when the wait above sees its start.
+  std::string out = s.process_.output();
+  const auto line_until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!std::regex_search(out, m, line)) {
+    if (std::chrono::steady_clock::now() > line_until) {
+      throw std::runtime_error("cannot find the ports in:\n" + out);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    out = s.process_.output();
   }
   s.port_ = static_cast<unsigned short>(std::stoi(m[1]));
   s.admin_port_ = static_cast<unsigned short>(std::stoi(m[2]));

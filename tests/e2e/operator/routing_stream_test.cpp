@@ -508,11 +508,12 @@ TEST_F(OperatorStream, SidecarKeepsServingWhileTheOperatorRestarts) {
 }
 
 // Without --grpc-cert the routing stream serves the operator's own CA's
-// certificate, and a sidecar that trusts only the mca-ca-bundle ConfigMap
-// the operator keeps in the pod's namespace (what the injector mounts)
-// subscribes and routes.
-TEST_F(OperatorStream,
-       SidecarsTrustTheOperatorsOwnCaThroughTheBundleConfigMap) {
+// certificate, and a sidecar that trusts only the operator's trust bundle
+// (ca-bundle.crt of its Secret: what the mca-ca-bundle ConfigMaps carry, as
+// tests/integration/operator/webhook_test.cpp shows) subscribes and routes.
+// Read from the Secret here: this pod was not admitted by a webhook, so
+// any operator on `home` may have written its ConfigMap.
+TEST_F(OperatorStream, SidecarsTrustTheOperatorsOwnCa) {
   apply(policy(target("east")));
   write(*dir_ / "own-ca.yaml",
         "certificates:\n  extraIPAddresses: [127.0.0.1]\n");
@@ -527,9 +528,10 @@ TEST_F(OperatorStream,
   ASSERT_TRUE(eventually(
       [&] {
         auto r = env_->kubectl(
-            "home", {"-n", *ns_, "get", "configmap", "mca-ca-bundle", "-o",
-                     "jsonpath={.data.ca\\.crt}"});
-        bundle = r.out;
+            "home", {"-n", *ns_, "get", "secret", "mca-operator-certs", "-o",
+                     "jsonpath={.data.ca-bundle\\.crt}"});
+        auto decoded = util::base64_decode(trim(r.out));
+        bundle = decoded ? *decoded : std::string();
         return r.exit_code == 0 &&
                bundle.find("BEGIN CERTIFICATE") != std::string::npos;
       },
