@@ -29,6 +29,7 @@
 #include "sidecar/metrics/sidecar_metrics.hpp"
 #include "sidecar/proxy/header_policy.hpp"
 #include "sidecar/proxy/locate.hpp"
+#include "sidecar/proxy/merged_list.hpp"
 #include "sidecar/proxy/request_kind.hpp"
 #include "sidecar/proxy/status_response.hpp"
 
@@ -132,6 +133,17 @@ class proxy_session_impl {
   asio::awaitable<outcome> handle(request_state& rs);
   asio::awaitable<outcome> respond_error(request_state& rs, int code,
                                          std::string message);
+  asio::awaitable<outcome> respond_merged(request_state& rs,
+                                          merged_list_answer answer);
+  // A plain function: GCC 12 mis-destroys temporaries built inside
+  // coroutine argument lists.
+  static merged_list_request merged_request_of(const request_state& rs) {
+    merged_list_request r;
+    r.target = rs.target;
+    if (rs.head) r.accept = std::string(rs.head->get()[bhttp::field::accept]);
+    r.resource = rs.inspected.info.resource;
+    return r;
+  }
   asio::awaitable<result<location>> locate(
       const routing::routing_table& table, request_state& rs,
       const std::vector<std::string>& candidates);
@@ -277,6 +289,29 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::respond_error(
   co_return outcome{keep && !ec, code, ""};
 }
 
+asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::respond_merged(
+    request_state& rs, merged_list_answer answer) {
+  if (answer.status >= 400) {
+    co_return co_await respond_error(rs, answer.status, std::move(answer.body));
+  }
+  const bool keep = rs.client_keep_alive && !drain_ && !shared_.draining.load();
+  bhttp::response<bhttp::string_body> res(bhttp::status::ok, 11);
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::cache_control, "no-cache, private");
+  if (!answer.warning.empty()) res.set("Warning", answer.warning);
+  res.body() = std::move(answer.body);
+  res.keep_alive(keep);
+  res.prepare_payload();
+  auto& lowest = beast::get_lowest_layer(client_);
+  lowest.expires_after(shared_.limits.request_timeout);
+  auto [ec, n] = co_await bhttp::async_write(client_, res, use_tuple);
+  const auto& info = rs.inspected.info;
+  shared_.metrics.record_request(
+      "", routing::to_string(info.kind), resource_label(info), 200,
+      std::chrono::duration<double>(clock::now() - rs.started));
+  co_return outcome{keep && !ec, 200, ""};
+}
+
 asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
     request_state& rs) {
   auto& head = rs.head->get();
@@ -351,14 +386,15 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   switch (decision.what) {
     case routing::decision::kind::reject:
       co_return co_await respond_error(rs, decision.code, decision.message);
-    case routing::decision::kind::fan_out:
-      // The merged read (issue 7) is being built; until it is wired in, say
-      // so rather than answer from one cluster as if it were all of them.
-      co_return co_await respond_error(
-          rs, 501,
-          "rule " + decision.rule + " of policy " + table->policy +
-              " reads from several targets; merged list and watch are not "
-              "served by this sidecar version yet");
+    case routing::decision::kind::fan_out: {
+      merged_list_request merged = merged_request_of(rs);
+      const auto timeout = shared_.limits.request_timeout;
+      const std::size_t limit = shared_.limits.inspected_body_bytes * 32;
+      auto answer =
+          co_await read_merged_list(worker_.upstreams, *table, decision,
+                                    std::move(merged), timeout, limit);
+      co_return co_await respond_merged(rs, std::move(answer));
+    }
     case routing::decision::kind::route:
       break;
     case routing::decision::kind::locate: {
