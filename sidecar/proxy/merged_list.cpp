@@ -1,7 +1,6 @@
 #include "sidecar/proxy/merged_list.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -14,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/kube/resource.hpp"
 #include "sidecar/fanout/continue_token.hpp"
 #include "sidecar/fanout/list_merge.hpp"
 #include "sidecar/fanout/table_merge.hpp"
@@ -50,22 +50,6 @@ std::string query_value(std::string_view target, std::string_view name) {
   return {};
 }
 
-std::string percent_encode(std::string_view value) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xf]);
-    }
-  }
-  return out;
-}
-
 // `target` with parameters `names` removed and `set` (already decoded
 // values) added, for one cluster's page.
 std::string rewrite_query(
@@ -90,7 +74,7 @@ std::string rewrite_query(
   }
   for (const auto& [k, v] : set) {
     if (v.empty()) continue;
-    query += (query.empty() ? "" : "&") + k + "=" + percent_encode(v);
+    query += (query.empty() ? "" : "&") + k + "=" + kube::percent_encode(v);
   }
   if (!query.empty()) out += "?" + query;
   return out;
@@ -265,9 +249,7 @@ asio::awaitable<merged_list_answer> read_merged_list(
                               "only " +
                               accept + " (accept application/json)");
   }
-  if (!query_value(request.target, "watch").empty() &&
-      query_value(request.target, "watch") != "false" &&
-      query_value(request.target, "watch") != "0") {
+  if (request.watch) {
     co_return refuse(501, about +
                               "; merged watches are not served by this "
                               "sidecar version yet");

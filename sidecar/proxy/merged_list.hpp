@@ -25,6 +25,7 @@ struct merged_list_request {
   std::string target;
   std::string accept;
   std::string resource;  // for messages ("configmaps")
+  bool watch = false;    // as the classifier read ?watch=
 };
 
 // Reads the list from every target of a fan-out decision at once and merges

@@ -142,6 +142,7 @@ class proxy_session_impl {
     r.target = rs.target;
     if (rs.head) r.accept = std::string(rs.head->get()[bhttp::field::accept]);
     r.resource = rs.inspected.info.resource;
+    r.watch = rs.inspected.info.watch;
     return r;
   }
   asio::awaitable<result<location>> locate(
