@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,5 +48,11 @@ class query_string {
 };
 
 std::string percent_encode(std::string_view s);
+
+// The inverse; nullopt for a malformed escape. `plus_is_space` for query
+// components (form encoding, as Go's url.ParseQuery does); in a path '+' is
+// an ordinary character.
+std::optional<std::string> percent_decode(std::string_view s,
+                                          bool plus_is_space);
 
 }  // namespace mca::kube

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/kube/resource.hpp"
+
 // The rules below mirror the API server's RequestInfoFactory
 // (k8s.io/apiserver/pkg/endpoints/request): a proxy that classified a request
 // differently from the server it forwards to would route (or authorize) one
@@ -50,37 +52,6 @@ mca::error bad_target(std::string_view raw_path, std::string_view why) {
   return mca::error::of(
       mca::error_source::client,
       "request target \"" + printable(raw_path) + "\": " + std::string(why));
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// `plus_is_space` for query components (form encoding, as Go's
-// url.ParseQuery does); in a path '+' is an ordinary character.
-std::optional<std::string> percent_decode(std::string_view s,
-                                          bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (c == '%') {
-      if (s.size() - i < 3) return std::nullopt;
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 3;
-      continue;
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-    ++i;
-  }
-  return out;
 }
 
 // Splits "/a/b/c" into {"a", "b", "c"}. The API server trims slashes before
@@ -125,8 +96,8 @@ mca::result<query_fields> parse_query(std::string_view query,
                                           : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq), true);
-    auto value = percent_decode(
+    auto key = kube::percent_decode(pair.substr(0, eq), true);
+    auto value = kube::percent_decode(
         eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
         true);
     if (!key || !value) {
@@ -294,7 +265,7 @@ mca::result<request_info> classify(std::string_view method,
   }
   // Split after decoding, as the API server splits the decoded URL.Path: an
   // encoded "%2F" separates segments and "%2E%2E" is a ".." segment.
-  const auto decoded = percent_decode(raw_path, false);
+  const auto decoded = kube::percent_decode(raw_path, false);
   if (!decoded) return bad_target(raw_path, "invalid percent-encoding");
   auto segments = split_path(*decoded, raw_path);
   if (!segments) return segments.error();

@@ -469,6 +469,13 @@ rule parse_rule(const YAML::Node& node, std::size_t index,
     }
     if (auto write = optional_string(node, "writeTarget", where)) {
       known(*write, field(where, "writeTarget"));
+      // Elsewhere, what the app creates would be missing from what it lists.
+      if (std::find(f.targets.begin(), f.targets.end(), *write) ==
+          f.targets.end()) {
+        fail(field(where, "writeTarget"),
+             "must be one of targets (" + join(f.targets, ", ") + "), got " +
+                 quote(*write));
+      }
       f.write_target = std::move(*write);
     }
     r.fan_out = std::move(f);

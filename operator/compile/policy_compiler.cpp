@@ -13,17 +13,46 @@ constexpr const char* table_api_version = "mca.x-k8s.io/v1alpha1";
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
-// The targets a policy names, in the order it names them.
+// The targets a policy names, in the order it names them. Values of the
+// wrong type are skipped here: the table parser reports them by field.
 std::vector<std::string> named_targets(const routing_policy& p) {
   std::vector<std::string> out;
   if (p.default_target) out.push_back(*p.default_target);
+  const auto add = [&out](const nlohmann::json& value) {
+    if (value.is_string()) out.push_back(value.get<std::string>());
+  };
   for (const auto& rule : p.rules) {
-    if (rule.is_object() && rule.contains("target") &&
-        rule["target"].is_string()) {
-      out.push_back(rule["target"].get<std::string>());
+    if (!rule.is_object()) continue;
+    if (const auto it = rule.find("target"); it != rule.end()) add(*it);
+    if (const auto it = rule.find("targets"); it != rule.end()) {
+      if (it->is_array()) {
+        for (const auto& name : *it) add(name);
+      }
     }
+    if (const auto it = rule.find("writeTarget"); it != rule.end()) add(*it);
   }
   return out;
+}
+
+// The routing table only requires writeTarget to be a known target; a
+// policy, like the CRD, also requires it to be one of the rule's targets, so
+// that creates land where the rule's reads look. Empty when every rule
+// complies, else the reason naming the rule as the parser would.
+std::string write_target_outside_targets(const routing::routing_table& table) {
+  for (std::size_t i = 0; i < table.rules.size(); ++i) {
+    const routing::rule& r = table.rules[i];
+    if (!r.fan_out || !r.fan_out->write_target) continue;
+    const auto& targets = r.fan_out->targets;
+    const std::string& write = *r.fan_out->write_target;
+    if (std::find(targets.begin(), targets.end(), write) != targets.end()) {
+      continue;
+    }
+    std::string where = "spec.rules[" + std::to_string(i) + "]";
+    if (!r.name.empty()) where += " (" + quoted(r.name) + ")";
+    return where + ".writeTarget: must be one of targets (" +
+           join(targets, ", ") + "), got " + quoted(write);
+  }
+  return {};
 }
 
 // A rule as the table names it: prefixed with its policy, so that a merged
@@ -110,10 +139,15 @@ policy_verdict judge_policy(
   if (policy.default_target) table["defaultTarget"] = *policy.default_target;
   for (const auto& rule : policy.rules) table["rules"].push_back(rule);
   const std::string origin = "RoutingPolicy " + policy.key();
-  if (auto parsed = routing::routing_table::parse(table.dump(), origin);
-      !parsed) {
+  auto parsed = routing::routing_table::parse(table.dump(), origin);
+  if (!parsed) {
     v.reason = "InvalidRule";
     v.message = as_policy_path(parsed.error().message, origin);
+    return v;
+  }
+  if (auto outside = write_target_outside_targets(*parsed); !outside.empty()) {
+    v.reason = "InvalidRule";
+    v.message = std::move(outside);
     return v;
   }
   v.accepted = true;

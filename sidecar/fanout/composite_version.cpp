@@ -171,11 +171,15 @@ result<std::string> upstream_version(std::string_view client_version,
   if (!decoded) return decoded.error();
   const auto it = decoded->versions.find(std::string(cluster));
   if (it == decoded->versions.end()) {
-    return error::of(error_source::client,
-                     "resourceVersion has versions for " +
-                         join(cluster_names(*decoded), ", ") +
-                         " but not for cluster " + quote(cluster) +
-                         "; list again to get a current one");
+    // 410 Expired, as an API server says of a version it no longer has:
+    // client-go's reflector and pager then relist instead of retrying.
+    error e = error::of(error_source::client,
+                        "resourceVersion has versions for " +
+                            join(cluster_names(*decoded), ", ") +
+                            " but not for cluster " + quote(cluster) +
+                            "; list again to get a current one");
+    e.status = api_status{410, "Expired", e.message, {}};
+    return e;
   }
   return it->second;
 }

@@ -66,7 +66,8 @@ composite_version with(composite_version version, std::string cluster,
 //   - a composite: that cluster's own version; a client error naming the
 //     clusters it does have when it lacks this one (the rule gained a
 //     target after the client listed, or the client wrote an object back to
-//     a cluster other than the one it came from);
+//     a cluster other than the one it came from), with status 410 Expired
+//     so that clients relist;
 //   - any other version unchanged when the request goes to one cluster
 //     only (`clusters` == 1: the client got it from that cluster through a
 //     single-target rule), else a client error: the sidecar never hands out

@@ -130,6 +130,21 @@ result<page_request> plan_page(std::int64_t limit,
   return out;
 }
 
+result<page_request> skip_page(const page_request& request,
+                               const std::vector<std::string>& clusters) {
+  if (request.cluster_index + 1 >= clusters.size()) {
+    return error::of(error_source::internal,
+                     "no cluster after " + quote(request.cluster) +
+                         " to continue the list with");
+  }
+  page_request next;
+  next.cluster_index = request.cluster_index + 1;
+  next.cluster = clusters[next.cluster_index];
+  next.upstream_limit = request.upstream_limit;
+  next.listed = with(request.listed, request.cluster, "0");
+  return next;
+}
+
 result<page_outcome> finish_page(const page_request& request,
                                  const std::vector<std::string>& clusters,
                                  const upstream_page& page) {

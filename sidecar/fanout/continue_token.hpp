@@ -80,6 +80,16 @@ result<page_request> plan_page(std::int64_t limit,
                                std::string_view continue_param,
                                std::string_view client_version);
 
+// The page request for the cluster after `request`'s, when `request`'s
+// cluster is left out of the list (it does not serve the resource, or it
+// failed and the rule allows partial lists). The skipped cluster is
+// recorded at version "0" (the token needs every cluster before its index),
+// so a watch from the list's version takes it from "any version": its
+// objects arrive as ADDED events once it answers again.
+// Errors (internal): `request`'s cluster is the last one.
+result<page_request> skip_page(const page_request& request,
+                               const std::vector<std::string>& clusters);
+
 // What the cluster asked by a page_request answered (from its list's
 // metadata and the number of items).
 struct upstream_page {

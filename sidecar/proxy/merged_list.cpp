@@ -14,9 +14,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/kube/resource.hpp"
+#include "common/util/strings.hpp"
 #include "sidecar/fanout/continue_token.hpp"
 #include "sidecar/fanout/list_merge.hpp"
 #include "sidecar/fanout/table_merge.hpp"
+#include "sidecar/proxy/query_params.hpp"
 #include "sidecar/proxy/status_response.hpp"
 
 namespace mca::sidecar {
@@ -30,56 +32,6 @@ bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }
 
-// The value of query parameter `name` ("" when absent); enough to tell
-// which list requests this reader serves.
-std::string query_value(std::string_view target, std::string_view name) {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view query = target.substr(q + 1);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string()
-                                          : std::string(pair.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
-// `target` with parameters `names` removed and `set` (already decoded
-// values) added, for one cluster's page.
-std::string rewrite_query(
-    std::string_view target, const std::vector<std::string_view>& names,
-    const std::vector<std::pair<std::string, std::string>>& set) {
-  const auto q = target.find('?');
-  std::string out(target.substr(0, q));
-  std::string query;
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const std::string_view pair = rest.substr(0, amp);
-      const std::string_view key = pair.substr(0, pair.find('='));
-      if (std::find(names.begin(), names.end(), key) == names.end() &&
-          !pair.empty()) {
-        query += (query.empty() ? "" : "&") + std::string(pair);
-      }
-      if (amp == std::string_view::npos) break;
-      rest.remove_prefix(amp + 1);
-    }
-  }
-  for (const auto& [k, v] : set) {
-    if (v.empty()) continue;
-    query += (query.empty() ? "" : "&") + k + "=" + kube::percent_encode(v);
-  }
-  if (!query.empty()) out += "?" + query;
-  return out;
-}
-
 merged_list_answer refuse(int status, std::string message) {
   return merged_list_answer{status, std::move(message), {}};
 }
@@ -87,6 +39,10 @@ merged_list_answer refuse(int status, std::string message) {
 struct fetched {
   std::optional<json> body;
   std::string failure;
+  int status = 0;  // the upstream's, 0 when it never answered
+  // 404 to a list: the cluster does not serve the resource (a CRD installed
+  // on some targets only). It contributes no items and is no failure.
+  bool not_served() const { return !body && status == 404; }
 };
 
 // One target's answer, judged: its list, or why there is none.
@@ -96,6 +52,7 @@ fetched judge(const result<http::response>& res) {
     f.failure = res.error().message;
     return f;
   }
+  f.status = res->status;
   auto body = json::parse(res->body, nullptr, false);
   if (res->status != 200) {
     std::string message;
@@ -141,9 +98,12 @@ merged_list_answer merge_answer(std::vector<fetched>& results,
   std::vector<fanout::cluster_list> lists;
   std::vector<std::string> missing;
   std::string failures;
+  std::vector<std::string> not_served;
   for (std::size_t i = 0; i < names.size(); ++i) {
     fetched& f = results[i];
-    if (f.body) {
+    if (f.not_served()) {
+      not_served.push_back(names[i]);
+    } else if (f.body) {
       fanout::cluster_list one;
       one.cluster = names[i];
       one.body = std::move(*f.body);
@@ -153,6 +113,9 @@ merged_list_answer merge_answer(std::vector<fetched>& results,
       failures += (failures.empty() ? "" : "; ") + names[i] + ": " + f.failure;
     }
   }
+  if (lists.empty() && missing.empty()) {
+    return refuse(404, about + ", and none of them serves it");
+  }
   if (!missing.empty() && (!decision.allow_partial || lists.empty())) {
     return refuse(503, about + ", and it failed for " + failures);
   }
@@ -161,6 +124,20 @@ merged_list_answer merge_answer(std::vector<fetched>& results,
                     ? fanout::merge_tables(std::move(lists), missing, no_paging)
                     : fanout::merge_lists(std::move(lists), missing, no_paging);
   if (!merged) return refuse(502, about + ": " + merged.error().message);
+  if (!not_served.empty()) {
+    // "0" for them, as skip_page records them: a watch from this version
+    // takes them from any version, so their objects arrive as ADDED should
+    // the resource appear there.
+    auto& version = merged->body["metadata"]["resourceVersion"];
+    auto listed = fanout::decode(version.get<std::string>());
+    if (!listed) return refuse(500, about + ": " + listed.error().message);
+    for (const auto& name : not_served) {
+      *listed = fanout::with(std::move(*listed), name, "0");
+    }
+    auto encoded = fanout::encode(*listed);
+    if (!encoded) return refuse(500, about + ": " + encoded.error().message);
+    version = *encoded;
+  }
   merged_list_answer out;
   out.body = merged->body.dump();
   if (!merged->missing.empty()) {
@@ -183,7 +160,8 @@ std::string page_target(const std::string& target,
 // One cluster's page of a paged merged list, as the client's page.
 merged_list_answer page_answer(fetched& f, const fanout::page_request& plan,
                                const std::vector<std::string>& clusters,
-                               bool want_table, const std::string& about) {
+                               bool want_table, const std::string& about,
+                               const std::vector<std::string>& missing) {
   if (!f.body) {
     return refuse(
         503, about + ", and it failed for " + plan.cluster + ": " + f.failure);
@@ -210,7 +188,10 @@ merged_list_answer page_answer(fetched& f, const fanout::page_request& plan,
   one[0].body = std::move(body);
   fanout::list_paging paging;
   paging.continue_token = outcome->continue_token;
-  paging.remaining_item_count = outcome->remaining_item_count;
+  // Nobody knows how many items remain when a cluster is missing.
+  if (missing.empty()) {
+    paging.remaining_item_count = outcome->remaining_item_count;
+  }
   const std::vector<std::string> none;
   auto merged = want_table ? fanout::merge_tables(std::move(one), none, paging)
                            : fanout::merge_lists(std::move(one), none, paging);
@@ -219,7 +200,52 @@ merged_list_answer page_answer(fetched& f, const fanout::page_request& plan,
   merged->body["metadata"]["resourceVersion"] = outcome->list_version;
   merged_list_answer out;
   out.body = merged->body.dump();
+  if (!missing.empty()) out.warning = fanout::partial_warning(missing);
   return out;
+}
+
+// A field selector nothing matches (object names never contain '/'), added
+// to the client's own: the empty list of the right kind (and, for a Table,
+// the right columns) to end a paged list whose last cluster is missing.
+std::string nothing_target(const std::string& target) {
+  std::string selector = query_value(target, "fieldSelector");
+  if (!selector.empty()) selector += ",";
+  selector += "metadata.name=mca.k8s.io/none";
+  std::vector<std::pair<std::string, std::string>> set;
+  set.emplace_back("fieldSelector", selector);
+  return rewrite_query(target, {"fieldSelector", "limit", "continue",
+                                "resourceVersion"},
+                       set);
+}
+
+// The upstream of `cluster`, or why there is none.
+result<std::shared_ptr<upstream_target>> resolve(
+    upstream_registry& upstreams, const routing::routing_table& table,
+    const std::string& cluster) {
+  const routing::target_spec* spec = table.find_target(cluster);
+  if (spec == nullptr) {
+    return error::of(error_source::internal, "unknown target " + cluster);
+  }
+  return upstreams.get(*spec);
+}
+
+// One list request to one target, judged. Takes the target by value (not
+// the registry): the parallel reads outlive nothing they refer to.
+asio::awaitable<fetched> fetch(result<std::shared_ptr<upstream_target>> up,
+                               std::string target, std::string accept,
+                               std::chrono::milliseconds timeout,
+                               std::size_t body_limit) {
+  if (!up) {
+    fetched f;
+    f.failure = up.error().message;
+    co_return f;
+  }
+  http::request_options options;
+  options.timeout = timeout;
+  options.body_limit = body_limit;
+  auto res =
+      co_await (*up)->probe().send(list_request(target, accept), options);
+  co_return judge(res);
 }
 
 std::int64_t limit_of(const std::string& text) {
@@ -249,11 +275,6 @@ asio::awaitable<merged_list_answer> read_merged_list(
                               "only " +
                               accept + " (accept application/json)");
   }
-  if (request.watch) {
-    co_return refuse(501, about +
-                              "; merged watches are not served by this "
-                              "sidecar version yet");
-  }
   const std::int64_t limit = limit_of(query_value(request.target, "limit"));
   if (limit < 0) {
     co_return refuse(400, about + "; limit must be a non-negative integer");
@@ -261,11 +282,6 @@ asio::awaitable<merged_list_answer> read_merged_list(
   const std::string continue_param = query_value(request.target, "continue");
   const std::string version = query_value(request.target, "resourceVersion");
   const bool paged = fanout::is_paged(limit, continue_param);
-  if (!paged && !version.empty() && version != "0") {
-    co_return refuse(501, about +
-                              "; merged lists from a resourceVersion are "
-                              "not served by this sidecar version yet");
-  }
   const bool want_table = contains(accept, "as=Table");
   std::string upstream_accept = "application/json";
   if (want_table || contains(accept, "as=PartialObjectMetadata")) {
@@ -275,26 +291,60 @@ asio::awaitable<merged_list_answer> read_merged_list(
   if (paged) {
     // One cluster per page, in rule order, so a page never holds more than
     // `limit` items and every object comes exactly once.
-    auto plan =
+    auto planned =
         fanout::plan_page(limit, decision.candidates, continue_param, version);
-    if (!plan) {
-      co_return refuse(status_code_for(plan.error()),
-                       about + ": " + plan.error().message);
+    if (!planned) {
+      co_return refuse(status_code_for(planned.error()),
+                       about + ": " + planned.error().message);
     }
-    const routing::target_spec* spec = table.find_target(plan->cluster);
-    if (spec == nullptr) {
-      co_return refuse(500, about + ": unknown target " + plan->cluster);
+    const auto& names = decision.candidates;
+    fanout::page_request plan = std::move(*planned);
+    std::vector<std::string> missing;
+    for (;;) {
+      // Named, not temporaries in the call: GCC 12 mis-destroys those in a
+      // coroutine's argument list.
+      auto up = resolve(upstreams, table, plan.cluster);
+      std::string target = page_target(request.target, plan);
+      fetched f = co_await fetch(std::move(up), std::move(target),
+                                 upstream_accept, timeout, body_limit);
+      if (f.body) {
+        co_return page_answer(f, plan, names, want_table, about, missing);
+      }
+      // A cluster without the resource is left out; a failing one only
+      // when the rule allows partial lists.
+      if (!f.not_served() && !decision.allow_partial) {
+        co_return refuse(503, about + ", and it failed for " + plan.cluster +
+                                  ": " + f.failure);
+      }
+      if (!f.not_served()) missing.push_back(plan.cluster);
+      if (plan.cluster_index + 1 < names.size()) {
+        auto next = fanout::skip_page(plan, names);
+        if (!next) co_return refuse(500, about + ": " + next.error().message);
+        plan = std::move(*next);
+        continue;
+      }
+      // The last cluster left out: end the list with an empty page of the
+      // right kind, asked of a cluster that answers.
+      for (std::size_t i = 0; i + 1 < names.size(); ++i) {
+        if (std::find(missing.begin(), missing.end(), names[i]) !=
+            missing.end()) {
+          continue;
+        }
+        auto other = resolve(upstreams, table, names[i]);
+        std::string nothing = nothing_target(request.target);
+        fetched empty = co_await fetch(std::move(other), std::move(nothing),
+                                       upstream_accept, timeout, body_limit);
+        if (!empty.body || !(*empty.body)["metadata"].is_object()) continue;
+        auto& meta = (*empty.body)["metadata"];
+        meta["resourceVersion"] = "0";
+        meta.erase("continue");
+        meta.erase("remainingItemCount");
+        co_return page_answer(empty, plan, names, want_table, about, missing);
+      }
+      co_return refuse(missing.empty() ? 404 : 503,
+                       about + ", and none of them answers (" +
+                           join(missing, ", ") + " failed)");
     }
-    auto up = upstreams.get(*spec);
-    if (!up) co_return refuse(503, about + ": " + up.error().message);
-    http::request_options options;
-    options.timeout = timeout;
-    options.body_limit = body_limit;
-    auto res = co_await (*up)->probe().send(
-        list_request(page_target(request.target, *plan), upstream_accept),
-        options);
-    fetched f = judge(res);
-    co_return page_answer(f, *plan, decision.candidates, want_table, about);
   }
 
   // Every target at once; the slowest bounds the wait.
@@ -310,30 +360,26 @@ asio::awaitable<merged_list_answer> read_merged_list(
   s->results.resize(names.size());
   s->remaining = names.size();
   s->done.expires_at(asio::steady_timer::time_point::max());
+  // Each cluster from its own version of the client's (a composite from
+  // an earlier list); "" and "0" mean the same everywhere.
+  std::vector<std::string> targets;
+  for (const auto& name : names) {
+    auto own = fanout::upstream_version(version, name, names.size());
+    if (!own) {
+      co_return refuse(status_code_for(own.error()),
+                       about + ": " + own.error().message);
+    }
+    std::vector<std::pair<std::string, std::string>> set;
+    set.emplace_back("resourceVersion", *own);
+    targets.push_back(rewrite_query(request.target, {"resourceVersion"}, set));
+  }
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const routing::target_spec* spec = table.find_target(names[i]);
-    std::shared_ptr<upstream_target> up;
-    if (spec == nullptr) {
-      s->results[i].failure = "unknown target";
-    } else if (auto got = upstreams.get(*spec)) {
-      up = *got;
-    } else {
-      s->results[i].failure = got.error().message;
-    }
-    if (!up) {
-      --s->remaining;
-      continue;
-    }
     asio::co_spawn(
         executor,
-        [s, i, up, target = request.target, upstream_accept, timeout,
-         body_limit]() -> asio::awaitable<void> {
-          http::request req = list_request(target, upstream_accept);
-          http::request_options options;
-          options.timeout = timeout;
-          options.body_limit = body_limit;
-          auto res = co_await up->probe().send(std::move(req), options);
-          s->results[i] = judge(res);
+        [s, i, up = resolve(upstreams, table, names[i]), target = targets[i],
+         upstream_accept, timeout, body_limit]() -> asio::awaitable<void> {
+          s->results[i] = co_await fetch(up, target, upstream_accept, timeout,
+                                         body_limit);
           if (--s->remaining == 0) s->done.cancel();
         },
         asio::detached);

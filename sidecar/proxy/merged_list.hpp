@@ -25,16 +25,20 @@ struct merged_list_request {
   std::string target;
   std::string accept;
   std::string resource;  // for messages ("configmaps")
-  bool watch = false;    // as the classifier read ?watch=
 };
 
-// Reads the list from every target of a fan-out decision at once and merges
-// the answers (ARCHITECTURE §3.5): JSON lists and kubectl's Tables, each
-// item annotated with its cluster. A target that fails fails the list,
-// naming it, unless the rule allows partial answers. Paged lists, lists
-// from a resourceVersion, watches and protobuf-only clients get a Status
-// saying what is not served (yet), never one cluster's answer presented as
-// all of them.
+// Reads a list across the targets of a fan-out decision (ARCHITECTURE
+// §3.5): JSON lists, PartialObjectMetadataLists and kubectl's Tables, each
+// item annotated with its cluster, the list's version a composite.
+//   - Unpaged: every target at once, each from its own version of the
+//     client's, merged.
+//   - Paged (limit or continue): one target per page, in rule order, so a
+//     page never holds more than `limit` items and every object comes once.
+// A target that does not serve the resource (404) is left out and recorded
+// at "0". A target that fails fails the list, naming it, unless the rule
+// allows partial answers: then the list says which are missing in a
+// Warning and has no remainingItemCount. Clients that take neither JSON
+// nor */* get 406. Watches are merged_watch's.
 boost::asio::awaitable<merged_list_answer> read_merged_list(
     upstream_registry& upstreams, const routing::routing_table& table,
     routing::decision decision, merged_list_request request,

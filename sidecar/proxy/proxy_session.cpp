@@ -30,6 +30,7 @@
 #include "sidecar/proxy/header_policy.hpp"
 #include "sidecar/proxy/locate.hpp"
 #include "sidecar/proxy/merged_list.hpp"
+#include "sidecar/proxy/merged_watch.hpp"
 #include "sidecar/proxy/request_kind.hpp"
 #include "sidecar/proxy/status_response.hpp"
 
@@ -142,9 +143,11 @@ class proxy_session_impl {
     r.target = rs.target;
     if (rs.head) r.accept = std::string(rs.head->get()[bhttp::field::accept]);
     r.resource = rs.inspected.info.resource;
-    r.watch = rs.inspected.info.watch;
     return r;
   }
+  asio::awaitable<outcome> relay_merged_watch(
+      request_state& rs, const routing::routing_table& table,
+      const routing::decision& decision);
   asio::awaitable<result<location>> locate(
       const routing::routing_table& table, request_state& rs,
       const std::vector<std::string>& candidates);
@@ -171,6 +174,7 @@ class proxy_session_impl {
   bool drain_ = false;
   // The upstream of a long-running stream, so that drain can end it.
   tls_stream* stream_upstream_ = nullptr;
+  merged_watch* merged_watch_ = nullptr;  // likewise, for a merged one
   bool ending_stream_ = false;
   std::optional<kube::watch_decoder> watch_learner_;
   std::string list_learner_;
@@ -246,6 +250,8 @@ void proxy_session_impl::begin_drain() {
   drain_ = true;
   if (phase_ == phase::idle || phase_ == phase::handshake) {
     beast::get_lowest_layer(client_).cancel();
+  } else if (phase_ == phase::streaming && merged_watch_ != nullptr) {
+    merged_watch_->close();
   } else if (phase_ == phase::streaming && stream_upstream_ != nullptr) {
     ending_stream_ = true;
     boost::system::error_code ignored;
@@ -311,6 +317,71 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::respond_merged(
       "", routing::to_string(info.kind), resource_label(info), 200,
       std::chrono::duration<double>(clock::now() - rs.started));
   co_return outcome{keep && !ec, 200, ""};
+}
+
+asio::awaitable<proxy_session_impl::outcome>
+proxy_session_impl::relay_merged_watch(request_state& rs,
+                                       const routing::routing_table& table,
+                                       const routing::decision& decision) {
+  merged_list_request merged = merged_request_of(rs);
+  auto opened = co_await merged_watch::open(
+      worker_.upstreams, table, decision, std::move(merged),
+      shared_.limits.request_timeout, shared_.limits.stream_idle_timeout);
+  if (opened.status != 200) {
+    co_return co_await respond_error(rs, opened.status,
+                                     std::move(opened.message));
+  }
+  const auto& info = rs.inspected.info;
+  const bool keep = rs.client_keep_alive && !drain_ && !shared_.draining.load();
+  bhttp::response<bhttp::buffer_body> res(bhttp::status::ok, 11);
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::cache_control, "no-cache, private");
+  res.chunked(true);
+  res.keep_alive(keep);
+  res.body().data = nullptr;
+  res.body().more = true;
+  bhttp::response_serializer<bhttp::buffer_body> sr(res);
+  auto& clowest = beast::get_lowest_layer(client_);
+  clowest.expires_after(shared_.limits.stream_idle_timeout);
+  auto [hec, hn] = co_await bhttp::async_write_header(client_, sr, use_tuple);
+  bool clean = !hec;
+  shared_.metrics.stream_opened(stream_kind(info));
+  phase_ = phase::streaming;
+  merged_watch_ = opened.watch.get();
+  std::size_t relayed = 0;
+  while (clean) {
+    merged_watch_batch batch = co_await opened.watch->next(relay_chunk * 4);
+    if (!batch.bytes.empty()) {
+      relayed += batch.events;
+      res.body().data = batch.bytes.data();
+      res.body().size = batch.bytes.size();
+      res.body().more = true;
+      clowest.expires_after(shared_.limits.stream_idle_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(client_, sr, use_tuple);
+      if (wec == bhttp::error::need_buffer) wec = {};
+      if (wec) clean = false;
+    }
+    if (batch.last) break;
+  }
+  merged_watch_ = nullptr;
+  opened.watch->close();
+  if (clean) {
+    // The terminating chunk: the watch ended, it did not break.
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    clowest.expires_after(shared_.limits.request_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(client_, sr, use_tuple);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec) clean = false;
+  }
+  shared_.metrics.stream_closed(stream_kind(info));
+  shared_.metrics.record_request(
+      "", routing::to_string(info.kind), resource_label(info), 200,
+      std::chrono::duration<double>(clock::now() - rs.started));
+  spdlog::debug("{} {} -> merged watch over {} ended after {} events",
+                rs.method, rs.target, join(decision.candidates, ","), relayed);
+  co_return outcome{keep && clean, 200, ""};
 }
 
 asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
@@ -388,6 +459,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
     case routing::decision::kind::reject:
       co_return co_await respond_error(rs, decision.code, decision.message);
     case routing::decision::kind::fan_out: {
+      if (info->watch) {
+        co_return co_await relay_merged_watch(rs, *table, decision);
+      }
       merged_list_request merged = merged_request_of(rs);
       const auto timeout = shared_.limits.request_timeout;
       const std::size_t limit = shared_.limits.inspected_body_bytes * 32;

@@ -521,29 +521,33 @@ TEST_F(crd, InvalidUpdateIsRefusedAndTheStoredSpecKept) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.err, invalid_message("RoutingPolicy", policy,
                                    {"spec.rules[0]: Invalid value: exactly "
-                                    "one of target, reject must be set"}));
+                                    "one of target, targets, reject must be "
+                                    "set"}));
   const auto stored = get("routingpolicies.mca.x-k8s.io", policy);
   EXPECT_EQ(stored["spec"]["rules"],
             json::array({{{"name", "to-east"}, {"target", "east"}}}));
 }
 
-TEST_F(crd, FanOutFieldsAreNotAcceptedYet) {
+TEST_F(crd, FanOutRulesAreStoredAsWritten) {
   const auto policy = unique_name("fanout");
+  const json rules = {{{"name", "spread"},
+                       {"match", {{"verbs", {"list", "watch", "create"}}}},
+                       {"targets", {"east", "west"}},
+                       {"partial", "allow"},
+                       {"writeTarget", "west"}},
+                      // partial has no default: it would be refused on
+                      // target and reject rules.
+                      {{"name", "strict"}, {"targets", {"west", "east"}}},
+                      {{"name", "one"}, {"target", "home"}}};
+  // Strict: kubectl fails on any field the schema does not know.
   auto r = home({"apply", "--validate=strict", "-f", "-"},
                 object("RoutingPolicy", policy,
-                       {{"podSelector", json::object()},
-                        {"rules",
-                         {{{"name", "both"},
-                           {"targets", {"east", "west"}},
-                           {"partial", "allow"}}}}})
+                       {{"podSelector", json::object()}, {"rules", rules}})
                     .dump());
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_EQ(r.err,
-            "Error from server (BadRequest): error when creating \"STDIN\": "
-            "RoutingPolicy in version \"v1alpha1\" cannot be handled as a "
-            "RoutingPolicy: strict decoding error: unknown field "
-            "\"spec.rules[0].partial\", unknown field "
-            "\"spec.rules[0].targets\"\n");
+  ASSERT_TRUE(r.ok()) << r.err;
+  remember("RoutingPolicy", policy);
+  EXPECT_EQ(get("routingpolicies.mca.x-k8s.io", policy)["spec"]["rules"],
+            rules);
 }
 
 TEST_F(crd, UnknownCredentialKindIsRefused) {
@@ -616,6 +620,33 @@ TEST_F(crd, APolicyAtTheRuleLimitIsAccepted) {
                                     rules_not_checked}));
 }
 
+// 256 fan-out rules of 16 long target names each: the per-name rules run
+// 4096 times, still within the API server's CEL cost budget.
+TEST_F(crd, AFanOutPolicyAtTheTargetLimitIsAccepted) {
+  const auto policy = unique_name("limits");
+  json rules = json::array();
+  for (int i = 0; i < 256; ++i) {
+    json targets = json::array();
+    for (int t = 0; t < 16; ++t) {
+      const std::string prefix = "target-" + std::to_string(t) + "-";
+      targets.push_back(prefix + std::string(63 - prefix.size(), 'x'));
+    }
+    rules.push_back({{"name", "rule-" + std::to_string(i)},
+                     {"targets", targets},
+                     {"partial", i % 2 == 0 ? "allow" : "deny"},
+                     {"writeTarget", targets.back()}});
+  }
+  ASSERT_EQ(rules[0]["targets"][0].get<std::string>().size(), 63U);
+  auto r = home({"create", "-f", "-"},
+                object("RoutingPolicy", policy,
+                       {{"podSelector", json::object()}, {"rules", rules}})
+                    .dump());
+  ASSERT_TRUE(r.ok()) << r.err;
+  remember("RoutingPolicy", policy);
+  EXPECT_EQ(get("routingpolicies.mca.x-k8s.io", policy)["spec"]["rules"],
+            rules);
+}
+
 // ---------------------------------------------------------------- refusals
 
 struct refusal {
@@ -636,7 +667,8 @@ constexpr const char* one_credential_message =
     "spec.credentials: Invalid value: exactly one of local, secretRef, "
     "tokenSecretRef, clientCertificateSecretRef, tokenRequest must be set";
 constexpr const char* one_action_message =
-    "spec.rules[0]: Invalid value: exactly one of target, reject must be set";
+    "spec.rules[0]: Invalid value: exactly one of target, targets, reject "
+    "must be set";
 constexpr const char* secret_name_message =
     "must be a Secret name: a DNS subdomain of lowercase letters, digits, '-' "
     "and '.'";
@@ -953,6 +985,76 @@ std::vector<refusal> refusals() {
        policy_spec({{"name", "r"}, {"target", "East"}}),
        {"spec.rules[0].target: Invalid value: \"East\": must be a "
         "ClusterTarget name: a DNS label of lowercase letters, digits and '-'"},
+       ""},
+      {"RuleWithTargetAndTargets",
+       "RoutingPolicy",
+       policy_spec({{"name", "both"},
+                    {"target", "east"},
+                    {"targets", {"east", "west"}}}),
+       {one_action_message},
+       ""},
+      {"RuleWithTargetsAndReject",
+       "RoutingPolicy",
+       policy_spec({{"name", "both"},
+                    {"targets", {"east", "west"}},
+                    {"reject", {{"message", "no"}}}}),
+       {one_action_message},
+       ""},
+      {"FanOutToOneTarget",
+       "RoutingPolicy",
+       policy_spec({{"name", "r"}, {"targets", {"east"}}}),
+       {"spec.rules[0].targets: Invalid value: 1: spec.rules[0].targets in "
+        "body should have at least 2 items"},
+       ""},
+      {"FanOutToSeventeenTargets",
+       "RoutingPolicy",
+       policy_spec(
+           {{"name", "r"},
+            {"targets",
+             {"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10",
+              "t11", "t12", "t13", "t14", "t15", "t16", "t17"}}}),
+       {"spec.rules[0].targets: Too many: 17: must have at most 16 items",
+        rules_not_checked},
+       ""},
+      {"FanOutTargetRepeated",
+       "RoutingPolicy",
+       policy_spec({{"name", "r"}, {"targets", {"east", "west", "east"}}}),
+       {"spec.rules[0].targets[2]: Duplicate value: \"east\""},
+       ""},
+      {"FanOutTargetIsNotADnsLabel",
+       "RoutingPolicy",
+       policy_spec({{"name", "r"}, {"targets", {"east", "West"}}}),
+       {"spec.rules[0].targets[1]: Invalid value: \"West\": must be a "
+        "ClusterTarget name: a DNS label of lowercase letters, digits and '-'"},
+       ""},
+      {"WriteTargetNotAmongTargets",
+       "RoutingPolicy",
+       policy_spec({{"name", "r"},
+                    {"targets", {"east", "west"}},
+                    {"writeTarget", "home"}}),
+       {"spec.rules[0].writeTarget: Invalid value: must be one of targets"},
+       ""},
+      {"WriteTargetWithoutTargets",
+       "RoutingPolicy",
+       policy_spec(
+           {{"name", "r"}, {"target", "east"}, {"writeTarget", "east"}}),
+       {"spec.rules[0].writeTarget: Invalid value: is only allowed with "
+        "targets"},
+       ""},
+      {"PartialWithoutTargets",
+       "RoutingPolicy",
+       policy_spec({{"name", "r"},
+                    {"reject", {{"message", "no"}}},
+                    {"partial", "deny"}}),
+       {"spec.rules[0].partial: Invalid value: is only allowed with targets"},
+       ""},
+      {"PartialIsNeitherDenyNorAllow",
+       "RoutingPolicy",
+       policy_spec(
+           {{"name", "r"}, {"targets", {"east", "west"}}, {"partial", "some"}}),
+       {"spec.rules[0].partial: Unsupported value: \"some\": supported "
+        "values: \"deny\", \"allow\"",
+        rules_not_checked},
        ""},
       {"RejectCodeIsNotAnError",
        "RoutingPolicy",

@@ -420,6 +420,13 @@ std::vector<error_row> error_rows() {
       {"write_target_unknown",
        with_rules("  - {name: r1, targets: [home, east], writeTarget: west}\n"),
        {"rules[0] (\"r1\").writeTarget", "unknown target \"west\""}},
+      {"write_target_not_among_targets",
+       header() + targets() +
+           "  - {name: west, server: https://w, credentials: {local: {}}}\n"
+           "rules:\n  - {name: r1, targets: [home, east], writeTarget: "
+           "west}\n",
+       {"rules[0] (\"r1\").writeTarget", "must be one of targets (home, east)",
+        "\"west\""}},
       {"write_target_without_targets",
        with_rules("  - {name: r1, target: home, writeTarget: east}\n"),
        {"rules[0] (\"r1\").writeTarget", "only allowed with targets"}},

@@ -136,6 +136,119 @@ TEST_F(PolicyCompiler, RefusesEachKindOfBadPolicyWithItsReason) {
   }
 }
 
+// One fan-out rule, then the policy around it.
+routing_policy fan_out_policy(const std::string& ns, json rule,
+                              std::optional<std::string> default_target = {}) {
+  rule["name"] = "r";
+  return policy(ns, "p", json::array({std::move(rule)}),
+                std::move(default_target));
+}
+
+TEST_F(PolicyCompiler, CompilesFanOutRulesWithPartialAndWriteTarget) {
+  const auto p = policy("team-a", "p", json::parse(R"([
+    {"name": "spread", "match": {"verbs": ["list", "watch", "create"]},
+     "targets": ["east", "west"], "partial": "allow", "writeTarget": "west"},
+    {"name": "strict", "targets": ["west", "east"]}
+  ])"),
+                        std::nullopt);
+  const auto v = judge_policy(p, targets_, facts_);
+  EXPECT_TRUE(v.accepted) << v.message;
+  EXPECT_EQ(v.targets, (std::set<std::string>{"east", "west"}));
+
+  auto table = compile_pod_table(pod(), {&p}, targets_, resolved_);
+  ASSERT_TRUE(table) << table.error().message;
+  EXPECT_EQ(table->targets, (std::set<std::string>{"east", "west"}));
+  auto parsed = routing::routing_table::parse(table->json);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_EQ(parsed->rules.size(), 2U);
+  EXPECT_EQ(parsed->rules[0].name, "p/spread");
+  ASSERT_TRUE(parsed->rules[0].fan_out);
+  EXPECT_EQ(*parsed->rules[0].fan_out,
+            (routing::fan_out_action{{"east", "west"}, true, "west"}));
+  EXPECT_TRUE(parsed->rules[0].target.empty());
+  // partial absent: deny; writeTarget absent: creates are refused.
+  ASSERT_TRUE(parsed->rules[1].fan_out);
+  EXPECT_EQ(*parsed->rules[1].fan_out,
+            (routing::fan_out_action{{"west", "east"}, false, std::nullopt}));
+}
+
+TEST_F(PolicyCompiler, StatusTargetsIncludeFanOutTargets) {
+  const auto v = judge_policy(
+      fan_out_policy("team-a",
+                     {{"targets", {"west", "east"}}, {"writeTarget", "east"}},
+                     "home"),
+      targets_, facts_);
+  EXPECT_TRUE(v.accepted) << v.message;
+  EXPECT_EQ(v.targets, (std::set<std::string>{"east", "home", "west"}));
+}
+
+TEST_F(PolicyCompiler, RefusesEachKindOfBadFanOutRuleWithItsReason) {
+  targets_.emplace("north",
+                   target("north", std::vector<std::string>{"team-b"}));
+  struct row {
+    std::string name;
+    json rule;  // named "r" by fan_out_policy
+    std::string reason;
+    std::string message;
+  };
+  const std::vector<row> rows = {
+      {"unknown target in targets",
+       {{"targets", {"east", "south"}}},
+       "UnknownTarget",
+       "ClusterTarget \"south\" does not exist"},
+      {"unknown writeTarget",
+       {{"targets", {"east", "west"}}, {"writeTarget", "south"}},
+       "UnknownTarget",
+       "ClusterTarget \"south\" does not exist"},
+      {"target in targets not allowed",
+       {{"targets", {"east", "north"}}},
+       "TargetNotAllowed",
+       "ClusterTarget \"north\" does not allow RoutingPolicies in namespace "
+       "\"team-a\""},
+      {"duplicate target",
+       {{"targets", {"east", "west", "east"}}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").targets[2]: names \"east\" twice"},
+      {"fewer than two targets",
+       {{"targets", {"east"}}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").targets: must name two or more targets"},
+      {"targets not a list",
+       {{"targets", "east"}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").targets: must be a list"},
+      {"writeTarget not among targets",
+       {{"targets", {"east", "west"}}, {"writeTarget", "home"}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").writeTarget: must be one of targets (east, "
+       "west), got \"home\""},
+      {"partial without targets",
+       {{"target", "east"}, {"partial", "allow"}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").partial: is only allowed with targets"},
+      {"writeTarget without targets",
+       {{"target", "east"}, {"writeTarget", "east"}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").writeTarget: is only allowed with targets"},
+      {"partial neither deny nor allow",
+       {{"targets", {"east", "west"}}, {"partial", "maybe"}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\").partial: must be deny or allow"},
+      {"target and targets",
+       {{"target", "east"}, {"targets", {"east", "west"}}},
+       "InvalidRule",
+       "spec.rules[0] (\"r\"): must set exactly one of target, targets, "
+       "reject"},
+  };
+  for (const auto& r : rows) {
+    const auto v =
+        judge_policy(fan_out_policy("team-a", r.rule), targets_, facts_);
+    EXPECT_FALSE(v.accepted) << r.name;
+    EXPECT_EQ(v.reason, r.reason) << r.name << ": " << v.message;
+    EXPECT_THAT(v.message, HasSubstr(r.message)) << r.name << ": " << v.message;
+  }
+}
+
 TEST_F(PolicyCompiler, AllowedNamespacesByNameSelectorOrTheOperatorsOwn) {
   cluster_target only_operator = target("t");
   EXPECT_TRUE(target_allows_namespace(only_operator, "mca-system", facts_));

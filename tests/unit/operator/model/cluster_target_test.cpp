@@ -93,6 +93,27 @@ TEST(RoutingPolicyModel, ReadsTheEnvelopeAndKeepsRulesAsWritten) {
               HasSubstr("RoutingPolicy n/p: spec.failureMode"));
 }
 
+TEST(RoutingPolicyModel, KeepsFanOutRulesAsWrittenForTheCompiler) {
+  const json rules = json::parse(R"([
+    {"name": "spread", "targets": ["east", "west"], "partial": "allow",
+     "writeTarget": "west"},
+    {"name": "strict", "targets": ["west", "east"]}])");
+  json object = json::parse(R"({
+    "metadata": {"name": "fan-out", "namespace": "team-a"},
+    "spec": {"podSelector": {}}})");
+  object["spec"]["rules"] = rules;
+  auto p = parse_routing_policy(object);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->rules, rules);
+
+  object["spec"]["rules"] = rules[0];
+  auto bad = parse_routing_policy(object);
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message,
+              HasSubstr("RoutingPolicy team-a/fan-out: spec.rules: must be a "
+                        "list"));
+}
+
 TEST(PodModel, ReadsIdentityLabelsAndServiceAccount) {
   auto pod = parse_pod(
       json::parse(R"({"metadata": {"name": "app-0", "namespace": "team-a",

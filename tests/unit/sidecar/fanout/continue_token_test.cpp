@@ -232,6 +232,35 @@ TEST(Paging, FinishPage) {
             version_of({{{"home", "10"}, {"east", "20"}, {"west", "30"}}}));
 }
 
+// A cluster left out (partial: allow, or it lacks the resource): the next
+// cluster from its start, the skipped one at "0" so the token still names
+// every cluster before its index and a watch takes it from any version.
+TEST(Paging, SkipPage) {
+  page_request east;
+  east.cluster_index = 1;
+  east.cluster = "east";
+  east.upstream_limit = 7;
+  east.upstream_continue = "up-1";
+  east.listed = {{{"home", "10"}, {"east", "20"}}};
+  auto next = skip_page(east, three);
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(next->cluster_index, 2U);
+  EXPECT_EQ(next->cluster, "west");
+  EXPECT_EQ(next->upstream_limit, 7);
+  EXPECT_EQ(next->upstream_continue, "");
+  EXPECT_EQ(next->listed,
+            (composite_version{{{"home", "10"}, {"east", "0"}}}));
+  // The planner accepts where it leads: finishing west gives a token-less
+  // end whose version has all three.
+  auto done = finish_page(*next, three, {2, "30", "", std::nullopt});
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_EQ(done->list_version,
+            version_of({{{"home", "10"}, {"east", "0"}, {"west", "30"}}}));
+
+  page_request west{2, "west", 7, "", "", {}};
+  EXPECT_FALSE(skip_page(west, three));
+}
+
 TEST(Paging, FinishPageErrors) {
   page_request east{1, "east", 7, "", "", {{{"home", "10"}}}};
   struct row {
