@@ -26,6 +26,7 @@
 #include "common/routing/request_facts.hpp"
 #include "common/routing/route_matcher.hpp"
 #include "common/util/strings.hpp"
+#include "sidecar/fanout/write_back.hpp"
 #include "sidecar/metrics/sidecar_metrics.hpp"
 #include "sidecar/proxy/header_policy.hpp"
 #include "sidecar/proxy/locate.hpp"
@@ -57,6 +58,11 @@ error client_error(std::string message, int code = 400) {
   error e = error::of(error_source::client, std::move(message));
   e.status.code = code;
   return e;
+}
+
+bool is_write(routing::verb v) {
+  return v == routing::verb::create || v == routing::verb::update ||
+         v == routing::verb::patch || v == routing::verb::delete_;
 }
 
 bool is_json(std::string_view content_type) {
@@ -408,9 +414,17 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   const bool label_rules = std::any_of(
       table->rules.begin(), table->rules.end(),
       [](const routing::rule& r) { return r.match.needs_object_metadata(); });
+  // Fan-out rules hand out composite versions and the cluster annotation;
+  // writes bring them back, to be translated for the owning cluster.
+  const bool fan_out_rules =
+      std::any_of(table->rules.begin(), table->rules.end(),
+                  [](const routing::rule& r) { return r.fan_out.has_value(); });
+  const bool translate = fan_out_rules && is_write(info->kind) &&
+                         fanout::is_translatable(rs.content_type);
   const bool inspect_body =
       has_body && (routing::needs_object_body(*info, rs.content_type) ||
-                   (info->kind == routing::verb::patch && label_rules));
+                   (info->kind == routing::verb::patch && label_rules) ||
+                   translate);
   if (inspect_body) {
     bhttp::request_parser<bhttp::string_body> bp(std::move(*rs.head));
     rs.head.reset();
@@ -473,6 +487,17 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
     case routing::decision::kind::route:
       break;
     case routing::decision::kind::locate: {
+      // An object from a merged list says where it lives: that settles a
+      // name that exists in several of the targets.
+      if (rs.body_read && translate) {
+        auto named = fanout::cluster_named_in(rs.body, rs.content_type);
+        if (named && std::find(decision.candidates.begin(),
+                               decision.candidates.end(),
+                               *named) != decision.candidates.end()) {
+          decision.target = *named;
+          break;
+        }
+      }
       auto found = co_await locate(*table, rs, decision.candidates);
       if (!found) {
         // Nothing found: a path-alone refusal carried by the decision
@@ -502,6 +527,16 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   if (spec == nullptr) {
     co_return co_await respond_error(
         rs, 500, "routing table names unknown target " + decision.target);
+  }
+  if (rs.body_read && translate) {
+    auto translated =
+        fanout::translate_write(std::move(rs.body), rs.content_type,
+                                decision.target, table->targets.size());
+    if (!translated) {
+      co_return co_await respond_error(rs, status_code_for(translated.error()),
+                                       translated.error().message);
+    }
+    rs.body = std::move(translated->body);
   }
   co_return co_await forward(rs, *spec);
 }

@@ -287,6 +287,70 @@ TEST_F(FanOut, AWatchListEndsItsInitialEventsWhenEveryClusterHas) {
                                           "east-1", "east-2", "west-0"}));
 }
 
+// An object from the merged list, edited and written back with kubectl:
+// it lands on the cluster it came from (the name exists on two), with that
+// cluster's own version; written again from the same stale copy, the
+// cluster's optimistic concurrency answers 409.
+TEST_F(FanOut, AnUpdateFromTheMergedListLandsWhereTheObjectLives) {
+  for (const char* cluster : {"home", "east"}) {
+    auto r = env_->kubectl(cluster, {"-n", *ns_, "create", "configmap", "twin",
+                                     "--from-literal=k=v"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = env_->kubectl(cluster,
+                      {"-n", *ns_, "label", "configmap", "twin", "fan=twin"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto sidecar = sidecar_process::start(routes(""));
+  auto r = kubectl_via(*env_, sidecar,
+                       {"-n", *ns_, "get", "configmaps", "-l", "fan=twin",
+                        "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json list = json::parse(r.out);
+  json east_twin;
+  for (const auto& item : list["items"]) {
+    if (cluster_of(item) == "east") east_twin = item;
+  }
+  ASSERT_TRUE(east_twin.is_object()) << r.out;
+  const std::string composite = east_twin["metadata"]["resourceVersion"];
+  ASSERT_EQ(composite.rfind("mca1.", 0), 0U);
+
+  json edited = east_twin;
+  edited["data"]["k"] = "changed";
+  r = kubectl_via(*env_, sidecar, {"-n", *ns_, "replace", "-f", "-"},
+                  edited.dump());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto east = env_->kubectl("east", {"-n", *ns_, "get", "configmap", "twin",
+                                     "-o", "json"});
+  const json on_east = json::parse(east.out);
+  EXPECT_EQ(on_east["data"]["k"], "changed");
+  // Stored without the sidecar's annotation.
+  EXPECT_FALSE(on_east["metadata"].contains("annotations") &&
+               on_east["metadata"]["annotations"].contains(
+                   "mca.k8s.io/cluster"))
+      << east.out;
+  auto home = env_->kubectl("home", {"-n", *ns_, "get", "configmap", "twin",
+                                     "-o", "jsonpath={.data.k}"});
+  EXPECT_EQ(home.out, "v");
+
+  // The same stale copy again: east's own version is out of date now.
+  edited["data"]["k"] = "stale";
+  r = kubectl_via(*env_, sidecar, {"-n", *ns_, "replace", "-f", "-"},
+                  edited.dump());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("the object has been modified"));
+  east = env_->kubectl("east", {"-n", *ns_, "get", "configmap", "twin", "-o",
+                                "jsonpath={.data.k}"});
+  EXPECT_EQ(east.out, "changed");
+
+  // A version of east's object written to home is refused, not forwarded.
+  json misplaced = east_twin;
+  misplaced["metadata"]["annotations"]["mca.k8s.io/cluster"] = "home";
+  r = kubectl_via(*env_, sidecar, {"-n", *ns_, "replace", "-f", "-"},
+                  misplaced.dump());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("another cluster"));
+}
+
 // Merged answers are JSON; a client that takes only protobuf is told so.
 TEST_F(FanOut, AProtobufOnlyClientGets406) {
   auto sidecar = sidecar_process::start(routes(""));
