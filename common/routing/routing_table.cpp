@@ -472,9 +472,9 @@ rule parse_rule(const YAML::Node& node, std::size_t index,
       // Elsewhere, what the app creates would be missing from what it lists.
       if (std::find(f.targets.begin(), f.targets.end(), *write) ==
           f.targets.end()) {
-        fail(field(where, "writeTarget"),
-             "must be one of targets (" + join(f.targets, ", ") + "), got " +
-                 quote(*write));
+        fail(field(where, "writeTarget"), "must be one of targets (" +
+                                              join(f.targets, ", ") +
+                                              "), got " + quote(*write));
       }
       f.write_target = std::move(*write);
     }

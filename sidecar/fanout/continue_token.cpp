@@ -133,9 +133,9 @@ result<page_request> plan_page(std::int64_t limit,
 result<page_request> skip_page(const page_request& request,
                                const std::vector<std::string>& clusters) {
   if (request.cluster_index + 1 >= clusters.size()) {
-    return error::of(error_source::internal,
-                     "no cluster after " + quote(request.cluster) +
-                         " to continue the list with");
+    return error::of(error_source::internal, "no cluster after " +
+                                                 quote(request.cluster) +
+                                                 " to continue the list with");
   }
   page_request next;
   next.cluster_index = request.cluster_index + 1;

@@ -53,8 +53,8 @@ result<bool> translate_version(json& version, const std::string& cluster,
     if (own.error().status.code == 410) {
       return conflict("the object's resourceVersion is from " +
                       std::string("another cluster than ") + quote(cluster) +
-                      ", where it is being written (" +
-                      own.error().message + ")");
+                      ", where it is being written (" + own.error().message +
+                      ")");
     }
     return own.error();
   }
@@ -144,8 +144,8 @@ result<translated_write> translate_write(std::string body,
   }
   json& doc = *parsed;
   const auto key = std::string(cluster_annotation);
-  const bool had_annotation = strip_cluster_annotation(doc).has_value() ||
-                              contains(body, key);
+  const bool had_annotation =
+      strip_cluster_annotation(doc).has_value() || contains(body, key);
   result<bool> t = doc.is_array() ? translate_patch(doc, cluster, clusters)
                                   : translate_object(doc, cluster, clusters);
   if (!t) return t.error();

@@ -213,9 +213,8 @@ std::string nothing_target(const std::string& target) {
   selector += "metadata.name=mca.k8s.io/none";
   std::vector<std::pair<std::string, std::string>> set;
   set.emplace_back("fieldSelector", selector);
-  return rewrite_query(target, {"fieldSelector", "limit", "continue",
-                                "resourceVersion"},
-                       set);
+  return rewrite_query(
+      target, {"fieldSelector", "limit", "continue", "resourceVersion"}, set);
 }
 
 // The upstream of `cluster`, or why there is none.
@@ -378,8 +377,8 @@ asio::awaitable<merged_list_answer> read_merged_list(
         executor,
         [s, i, up = resolve(upstreams, table, names[i]), target = targets[i],
          upstream_accept, timeout, body_limit]() -> asio::awaitable<void> {
-          s->results[i] = co_await fetch(up, target, upstream_accept, timeout,
-                                         body_limit);
+          s->results[i] =
+              co_await fetch(up, target, upstream_accept, timeout, body_limit);
           if (--s->remaining == 0) s->done.cancel();
         },
         asio::detached);

@@ -72,8 +72,8 @@ std::string refusal_message(int status, const std::string& body) {
 std::string describe(const routing::routing_table& table,
                      const routing::decision& decision,
                      const std::string& resource) {
-  return "rule " + decision.rule + " of policy " + table.policy +
-         " watches " + resource + " on " + join(decision.candidates, ", ");
+  return "rule " + decision.rule + " of policy " + table.policy + " watches " +
+         resource + " on " + join(decision.candidates, ", ");
 }
 
 std::string serialize(const kube::watch_event& e) {
@@ -293,9 +293,9 @@ asio::awaitable<merged_watch::opened> merged_watch::open(
     }
     std::vector<std::pair<std::string, std::string>> set;
     set.emplace_back("resourceVersion", versions[i]);
-    http::request req = watch_request(
-        rewrite_query(request.target, {"resourceVersion"}, set),
-        upstream_accept);
+    http::request req =
+        watch_request(rewrite_query(request.target, {"resourceVersion"}, set),
+                      upstream_accept);
     http::request_options options;
     options.timeout = open_timeout;
     asio::co_spawn(
@@ -341,8 +341,8 @@ asio::awaitable<merged_watch::opened> merged_watch::open(
       // Not served there: "0" in the composite, so a watch resumed from it
       // gets that cluster's objects as ADDED events should the resource
       // appear there meanwhile, and nothing otherwise.
-      s->merge.current = fanout::with(std::move(s->merge.current), names[i],
-                                      std::string("0"));
+      s->merge.current =
+          fanout::with(std::move(s->merge.current), names[i], std::string("0"));
       continue;
     }
     s->clusters.push_back(names[i]);
@@ -383,7 +383,8 @@ asio::awaitable<merged_watch_batch> merged_watch::next(std::size_t max_bytes) {
       if (!item.clean_end) {
         spdlog::warn("merged watch: cluster {} {}; ending the watch with 410",
                      item.cluster, item.why);
-        batch.bytes += serialize(fanout::upstream_ended(item.cluster, item.why));
+        batch.bytes +=
+            serialize(fanout::upstream_ended(item.cluster, item.why));
         ++batch.events;
       }
       batch.last = true;
@@ -392,8 +393,8 @@ asio::awaitable<merged_watch_batch> merged_watch::next(std::size_t max_bytes) {
     auto step = fanout::merge_event(std::move(s.merge), item.cluster,
                                     std::move(*item.event));
     if (!step) {
-      batch.bytes += serialize(
-          fanout::upstream_ended(item.cluster, step.error().message));
+      batch.bytes +=
+          serialize(fanout::upstream_ended(item.cluster, step.error().message));
       ++batch.events;
       batch.last = true;
       break;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/routing/placement_index.hpp"
+#include "sidecar/proxy/merged_discovery.hpp"
 #include "sidecar/routes/table_source.hpp"
 #include "sidecar/upstream/upstream_registry.hpp"
 
@@ -56,6 +57,7 @@ struct proxy_worker {
                routing::local_identity local)
       : upstreams(std::move(executor), std::move(local)) {}
   upstream_registry upstreams;
+  discovery_cache discovery;
   std::set<proxy_session*> sessions;
 };
 

@@ -26,10 +26,12 @@
 #include "common/routing/request_facts.hpp"
 #include "common/routing/route_matcher.hpp"
 #include "common/util/strings.hpp"
+#include "sidecar/fanout/discovery_merge.hpp"
 #include "sidecar/fanout/write_back.hpp"
 #include "sidecar/metrics/sidecar_metrics.hpp"
 #include "sidecar/proxy/header_policy.hpp"
 #include "sidecar/proxy/locate.hpp"
+#include "sidecar/proxy/merged_discovery.hpp"
 #include "sidecar/proxy/merged_list.hpp"
 #include "sidecar/proxy/merged_watch.hpp"
 #include "sidecar/proxy/request_kind.hpp"
@@ -142,6 +144,9 @@ class proxy_session_impl {
                                          std::string message);
   asio::awaitable<outcome> respond_merged(request_state& rs,
                                           merged_list_answer answer);
+  asio::awaitable<outcome> respond_ok(request_state& rs,
+                                      std::string content_type,
+                                      std::string body, std::string warning);
   // A plain function: GCC 12 mis-destroys temporaries built inside
   // coroutine argument lists.
   static merged_list_request merged_request_of(const request_state& rs) {
@@ -307,12 +312,21 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::respond_merged(
   if (answer.status >= 400) {
     co_return co_await respond_error(rs, answer.status, std::move(answer.body));
   }
+  std::string content_type = "application/json";
+  co_return co_await respond_ok(rs, std::move(content_type),
+                                std::move(answer.body),
+                                std::move(answer.warning));
+}
+
+asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::respond_ok(
+    request_state& rs, std::string content_type, std::string body,
+    std::string warning) {
   const bool keep = rs.client_keep_alive && !drain_ && !shared_.draining.load();
   bhttp::response<bhttp::string_body> res(bhttp::status::ok, 11);
-  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::content_type, content_type);
   res.set(bhttp::field::cache_control, "no-cache, private");
-  if (!answer.warning.empty()) res.set("Warning", answer.warning);
-  res.body() = std::move(answer.body);
+  if (!warning.empty()) res.set("Warning", warning);
+  res.body() = std::move(body);
   res.keep_alive(keep);
   res.prepare_payload();
   auto& lowest = beast::get_lowest_layer(client_);
@@ -410,6 +424,23 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
                                      shared_.tables.unavailable_message());
   }
 
+  // Discovery spans every target, so what only a remote cluster serves is
+  // discoverable (and, with a rule for it, routable).
+  if (info->kind == routing::verb::non_resource && method == "GET" &&
+      table->targets.size() > 1 &&
+      fanout::classify_discovery(info->path) != fanout::discovery_path::none) {
+    std::string accept(head[bhttp::field::accept]);
+    auto answer = co_await read_merged_discovery(
+        worker_.upstreams, worker_.discovery, *table, target, std::move(accept),
+        shared_.limits.probe_timeout, shared_.limits.inspected_body_bytes * 32);
+    if (answer.status != 200) {
+      co_return co_await respond_error(rs, answer.status,
+                                       std::move(answer.body));
+    }
+    co_return co_await respond_ok(rs, std::move(answer.content_type),
+                                  std::move(answer.body), std::string());
+  }
+
   const bool has_body = !rs.head->is_done();
   const bool label_rules = std::any_of(
       table->rules.begin(), table->rules.end(),
@@ -422,9 +453,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   const bool translate = fan_out_rules && is_write(info->kind) &&
                          fanout::is_translatable(rs.content_type);
   const bool inspect_body =
-      has_body && (routing::needs_object_body(*info, rs.content_type) ||
-                   (info->kind == routing::verb::patch && label_rules) ||
-                   translate);
+      has_body &&
+      (routing::needs_object_body(*info, rs.content_type) ||
+       (info->kind == routing::verb::patch && label_rules) || translate);
   if (inspect_body) {
     bhttp::request_parser<bhttp::string_body> bp(std::move(*rs.head));
     rs.head.reset();
@@ -491,9 +522,9 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
       // name that exists in several of the targets.
       if (rs.body_read && translate) {
         auto named = fanout::cluster_named_in(rs.body, rs.content_type);
-        if (named && std::find(decision.candidates.begin(),
-                               decision.candidates.end(),
-                               *named) != decision.candidates.end()) {
+        if (named &&
+            std::find(decision.candidates.begin(), decision.candidates.end(),
+                      *named) != decision.candidates.end()) {
           decision.target = *named;
           break;
         }

@@ -159,6 +159,9 @@ type checkRun struct {
 	// skipped because X is served by the same API server as the expected
 	// cluster.
 	limited bool
+	// note, when set, is shown after "ok NAME" in parentheses (what a
+	// passing check observed that the reader should know).
+	note string
 	// wire records every request sent to the sidecar, for failure messages.
 	wire wireLog
 }
@@ -218,6 +221,9 @@ func (e *env) runCheck(ctx context.Context, c check) (line string) {
 	}
 	if r.limited {
 		return fmt.Sprintf("ok %s (placement checks limited: clusters share a server)", c.name)
+	}
+	if r.note != "" {
+		return fmt.Sprintf("ok %s (%s)", c.name, r.note)
 	}
 	return "ok " + c.name
 }

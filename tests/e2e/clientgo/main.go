@@ -10,6 +10,20 @@
 // Routes the test expects the sidecar to run with: ConfigMaps labelled
 // cluster=east go to east, cluster=west to west, everything else to home.
 //
+// With --fanout it runs only the fan-out checks (fanout.go) instead: a
+// SharedInformer on NS, whose ConfigMaps the sidecar must merge from home,
+// east and west (a rule with targets: [home, east, west]):
+//
+//	clientgo-e2e --fanout --kubeconfig ... --direct ... --namespace NS \
+//	    --restart-cmd 'SHELL COMMAND' [--restart-cluster east] \
+//	    --expire-cmd 'SHELL COMMAND' [--timeout 60s] [-v]
+//
+// --restart-cmd stops and starts --restart-cluster's API server;
+// --expire-cmd makes a cluster's watch position unresumable (e.g. stop it,
+// advance and compact etcd, start it). Both run with sh -c; without them
+// their checks fail as not run. A command killed by --timeout may leave
+// the cluster stopped: the caller restarts it.
+//
 // Output: one line per check on stdout, "ok NAME" or "FAIL NAME: REASON".
 // Exit status 0 when every check is ok, 1 when any failed, 2 on bad usage.
 package main
@@ -21,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,6 +71,12 @@ type options struct {
 	namespace  string
 	timeout    time.Duration
 	verbose    bool
+
+	// Fan-out mode (fanout.go).
+	fanout         bool
+	restartCmd     string
+	restartCluster string
+	expireCmd      string
 }
 
 // requiredClusters are the clusters the sidecar's test routes name; the
@@ -71,8 +92,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.namespace, "namespace", "", "namespace to work in; created directly in every cluster (required)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "deadline for all checks together (cleanup gets its own short deadline after it)")
 	fs.BoolVar(&o.verbose, "v", false, "log each step to stderr")
+	fs.BoolVar(&o.fanout, "fanout", false, "run only the fan-out checks: the sidecar merges NS's ConfigMaps from home, east and west")
+	fs.StringVar(&o.restartCmd, "restart-cmd", "", "with --fanout: shell command (sh -c) that stops and starts --restart-cluster's API server")
+	fs.StringVar(&o.restartCluster, "restart-cluster", "east", "with --fanout: the cluster --restart-cmd restarts")
+	fs.StringVar(&o.expireCmd, "expire-cmd", "", "with --fanout: shell command (sh -c) after which the informer's version of a cluster cannot be resumed (410)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: clientgo-e2e --kubeconfig SIDECAR_KUBECONFIG --direct home=PATH --direct east=PATH --direct west=PATH --namespace NS [--timeout 60s] [-v]")
+		fmt.Fprintln(stderr, "       clientgo-e2e --fanout [same flags] [--restart-cmd CMD] [--restart-cluster east] [--expire-cmd CMD]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +120,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.timeout <= 0 {
 		return o, errors.New("--timeout must be positive")
+	}
+	if !o.fanout && (o.restartCmd != "" || o.expireCmd != "") {
+		return o, errors.New("--restart-cmd and --expire-cmd need --fanout")
+	}
+	if o.fanout && !slices.Contains(requiredClusters, o.restartCluster) {
+		return o, fmt.Errorf("--restart-cluster %q is not one of %s", o.restartCluster, strings.Join(requiredClusters, ", "))
 	}
 	return o, nil
 }
@@ -119,11 +151,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	checks := allChecks
+	if opts.fanout {
+		f := newFanout(opts)
+		defer f.close(logf)
+		checks = f.checks()
+	}
+
 	e, err := newEnv(opts, logf)
 	if err != nil {
 		// Without clients no check can run; report each so the harness sees
 		// which were expected.
-		for _, c := range allChecks {
+		for _, c := range checks {
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", c.name, err)
 		}
 		return 1
@@ -134,7 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	failed := false
 	setupOK := true
-	for _, c := range allChecks {
+	for _, c := range checks {
 		var line string
 		switch {
 		case !setupOK:

@@ -3,10 +3,12 @@
 // `kubectl get` shows a Cluster column, pages walk the clusters, merged
 // watches relay every cluster's events with composite versions, and a
 // failing cluster fails the read unless the rule allows partial answers.
+#include <chrono>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -48,8 +50,8 @@ class FanOut : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     for (const char* cluster : {"home", "east", "west"}) {
-      env_->kubectl(cluster, {"-n", *ns_, "delete", "configmaps", "-l",
-                              "fan", "--wait=false"});
+      env_->kubectl(cluster, {"-n", *ns_, "delete", "configmaps", "-l", "fan",
+                              "--wait=false"});
     }
     delete env_;
   }
@@ -133,7 +135,8 @@ TEST_F(FanOut, PagesWalkTheClustersAndReturnEveryObjectOnce) {
 // Creates `n` ConfigMaps labelled fan=`label` in `cluster` at once.
 void create_many(const testenv& env, const std::string& cluster,
                  const std::string& ns, const std::string& label, int n) {
-  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
+  json list = {
+      {"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
   for (int i = 0; i < n; ++i) {
     list["items"].push_back(
         {{"apiVersion", "v1"},
@@ -213,8 +216,8 @@ TEST_F(FanOut, PagesOfSevenOverFiftyAndAWatchFromTheListsVersion) {
 
   // Meanwhile, in every cluster: one new object each.
   for (const auto& [cluster, n] : counts) {
-    auto r = env_->kubectl(cluster, {"-n", *ns_, "create", "configmap",
-                                     "page-late-" + cluster});
+    auto r = env_->kubectl(
+        cluster, {"-n", *ns_, "create", "configmap", "page-late-" + cluster});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = env_->kubectl(cluster, {"-n", *ns_, "label", "configmap",
                                 "page-late-" + cluster, "fan=page"});
@@ -301,9 +304,9 @@ TEST_F(FanOut, AnUpdateFromTheMergedListLandsWhereTheObjectLives) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   auto sidecar = sidecar_process::start(routes(""));
-  auto r = kubectl_via(*env_, sidecar,
-                       {"-n", *ns_, "get", "configmaps", "-l", "fan=twin",
-                        "-o", "json"});
+  auto r = kubectl_via(
+      *env_, sidecar,
+      {"-n", *ns_, "get", "configmaps", "-l", "fan=twin", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json list = json::parse(r.out);
   json east_twin;
@@ -319,14 +322,14 @@ TEST_F(FanOut, AnUpdateFromTheMergedListLandsWhereTheObjectLives) {
   r = kubectl_via(*env_, sidecar, {"-n", *ns_, "replace", "-f", "-"},
                   edited.dump());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto east = env_->kubectl("east", {"-n", *ns_, "get", "configmap", "twin",
-                                     "-o", "json"});
+  auto east = env_->kubectl(
+      "east", {"-n", *ns_, "get", "configmap", "twin", "-o", "json"});
   const json on_east = json::parse(east.out);
   EXPECT_EQ(on_east["data"]["k"], "changed");
   // Stored without the sidecar's annotation.
-  EXPECT_FALSE(on_east["metadata"].contains("annotations") &&
-               on_east["metadata"]["annotations"].contains(
-                   "mca.k8s.io/cluster"))
+  EXPECT_FALSE(
+      on_east["metadata"].contains("annotations") &&
+      on_east["metadata"]["annotations"].contains("mca.k8s.io/cluster"))
       << east.out;
   auto home = env_->kubectl("home", {"-n", *ns_, "get", "configmap", "twin",
                                      "-o", "jsonpath={.data.k}"});
@@ -351,6 +354,72 @@ TEST_F(FanOut, AnUpdateFromTheMergedListLandsWhereTheObjectLives) {
   EXPECT_THAT(r.err, HasSubstr("another cluster"));
 }
 
+// A CRD installed on east only: discovery through the sidecar is merged
+// across the targets, so kubectl finds the resource, and a fan-out rule
+// lists it from east while home and west (which lack it) are left out.
+TEST_F(FanOut, ACrdOnlyOnEastIsDiscoverableAndListed) {
+  const std::string group = "fanout.mca-e2e.example.com";
+  const json crd = {
+      {"apiVersion", "apiextensions.k8s.io/v1"},
+      {"kind", "CustomResourceDefinition"},
+      {"metadata", {{"name", "widgets." + group}}},
+      {"spec",
+       {{"group", group},
+        {"scope", "Namespaced"},
+        {"names",
+         {{"plural", "widgets"}, {"singular", "widget"}, {"kind", "Widget"}}},
+        {"versions",
+         json::array(
+             {{{"name", "v1"},
+               {"served", true},
+               {"storage", true},
+               {"schema",
+                {{"openAPIV3Schema",
+                  {{"type", "object"},
+                   {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
+  auto r = env_->kubectl("east", {"apply", "-f", "-"}, crd.dump());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = env_->kubectl("east", {"wait", "--for", "condition=Established",
+                             "--timeout=30s", "crd/widgets." + group});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // East's own discovery has it before the sidecar (which caches) asks.
+  for (int i = 0; i < 50; ++i) {
+    r = env_->kubectl("east", {"get", "--raw", "/apis/" + group + "/v1"});
+    if (r.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json widget = {{"apiVersion", group + "/v1"},
+                       {"kind", "Widget"},
+                       {"metadata", {{"name", "only-east"}}},
+                       {"spec", {{"size", 3}}}};
+  r = env_->kubectl("east", {"-n", *ns_, "apply", "-f", "-"}, widget.dump());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  auto sidecar = sidecar_process::start(
+      standard_routes(*env_) +
+      "  - name: widgets-everywhere\n"
+      "    match: {resources: [{group: " +
+      group + ", resource: widgets}]}\n    targets: [home, east, west]\n");
+  r = kubectl_via(*env_, sidecar, {"get", "--raw", "/apis"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"" + group + "\""));
+  r = kubectl_via(*env_, sidecar, {"api-resources", "--api-group=" + group});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("widgets"));
+  r = kubectl_via(*env_, sidecar, {"-n", *ns_, "get", "widgets"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("CLUSTER"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("only-east +east"));
+  r = kubectl_via(*env_, sidecar,
+                  {"-n", *ns_, "get", "widget", "only-east", "-o",
+                   "jsonpath={.spec.size}"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "3");
+
+  env_->kubectl("east", {"delete", "crd", "widgets." + group, "--wait=false"});
+}
+
 // Merged answers are JSON; a client that takes only protobuf is told so.
 TEST_F(FanOut, AProtobufOnlyClientGets406) {
   auto sidecar = sidecar_process::start(routes(""));
@@ -369,13 +438,12 @@ TEST_F(FanOut, AProtobufOnlyClientGets406) {
 }
 
 // A fourth target on a port nothing listens on.
-std::string with_dead_target(const std::string& routes,
-                             const testenv& env) {
-  const std::string dead = "  - name: gone\n    server: https://127.0.0.1:1\n"
-                           "    caFile: " +
-                           env.at("home").ca_file.string() +
-                           "\n    credentials: {token: {file: " +
-                           env.at("home").token_file.string() + "}}\n";
+std::string with_dead_target(const std::string& routes, const testenv& env) {
+  const std::string dead =
+      "  - name: gone\n    server: https://127.0.0.1:1\n"
+      "    caFile: " +
+      env.at("home").ca_file.string() + "\n    credentials: {token: {file: " +
+      env.at("home").token_file.string() + "}}\n";
   std::string out = routes;
   out.insert(out.find("defaultTarget:"), dead);
   return out;
@@ -402,9 +470,9 @@ TEST_F(FanOut, AFailingClusterFailsTheListUnlessPartialIsAllowed) {
   }
   {
     auto sidecar = sidecar_process::start(rule("    partial: allow\n"));
-    auto r = kubectl_via(*env_, sidecar,
-                         {"-n", *ns_, "get", "configmaps", "-l", "fan=yes",
-                          "-o", "json"});
+    auto r = kubectl_via(
+        *env_, sidecar,
+        {"-n", *ns_, "get", "configmaps", "-l", "fan=yes", "-o", "json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_THAT(r.err, HasSubstr("gone"));  // kubectl prints the Warning
     std::set<std::string> names;
@@ -418,8 +486,8 @@ TEST_F(FanOut, AFailingClusterFailsTheListUnlessPartialIsAllowed) {
                                 "/configmaps?labelSelector=fan%3Dyes");
     ASSERT_EQ(res.status, 200) << res.body;
     EXPECT_THAT(res.header("Warning"), HasSubstr("gone"));
-    EXPECT_FALSE(json::parse(res.body)["metadata"].contains(
-        "remainingItemCount"));
+    EXPECT_FALSE(
+        json::parse(res.body)["metadata"].contains("remainingItemCount"));
     // A watch cannot be partial: it would silently lack a cluster.
     raw_request watch;
     watch.target = "/api/v1/namespaces/" + *ns_ + "/configmaps?watch=1";

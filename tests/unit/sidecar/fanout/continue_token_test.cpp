@@ -248,8 +248,7 @@ TEST(Paging, SkipPage) {
   EXPECT_EQ(next->cluster, "west");
   EXPECT_EQ(next->upstream_limit, 7);
   EXPECT_EQ(next->upstream_continue, "");
-  EXPECT_EQ(next->listed,
-            (composite_version{{{"home", "10"}, {"east", "0"}}}));
+  EXPECT_EQ(next->listed, (composite_version{{{"home", "10"}, {"east", "0"}}}));
   // The planner accepts where it leads: finishing west gives a token-less
   // end whose version has all three.
   auto done = finish_page(*next, three, {2, "30", "", std::nullopt});

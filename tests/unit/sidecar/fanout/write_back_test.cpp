@@ -53,7 +53,9 @@ TEST(WriteBack, TranslatesVersionsAndStripsTheAnnotation) {
        "application/json-patch+json",
        {{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", rv}},
         {{"op", "replace"}, {"path", "/data/k"}, {"value", "v"}}},
-       {{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", "41"}},
+       {{{"op", "test"},
+         {"path", "/metadata/resourceVersion"},
+         {"value", "41"}},
         {{"op", "replace"}, {"path", "/data/k"}, {"value", "v"}}}},
       {"delete options precondition",
        "application/json",
@@ -104,22 +106,24 @@ TEST(WriteBack, BadBodiesAndTokensAreClientErrors) {
   auto not_json = translate_write("{nope", "application/json", "east", 3);
   ASSERT_FALSE(not_json);
   EXPECT_EQ(not_json.error().source, error_source::client);
-  auto bad_token = translate_write(
-      R"({"metadata": {"resourceVersion": "mca1.!!"}})", "application/json",
-      "east", 3);
+  auto bad_token =
+      translate_write(R"({"metadata": {"resourceVersion": "mca1.!!"}})",
+                      "application/json", "east", 3);
   ASSERT_FALSE(bad_token);
   EXPECT_EQ(bad_token.error().source, error_source::client);
 }
 
 TEST(WriteBack, TheAnnotationNamesTheCluster) {
-  EXPECT_EQ(cluster_named_in(
-                R"({"metadata": {"annotations": {"mca.k8s.io/cluster": "west"}}})",
-                "application/json"),
-            "west");
+  EXPECT_EQ(
+      cluster_named_in(
+          R"({"metadata": {"annotations": {"mca.k8s.io/cluster": "west"}}})",
+          "application/json"),
+      "west");
   EXPECT_EQ(cluster_named_in(R"({"metadata": {}})", "application/json"),
             std::nullopt);
-  EXPECT_EQ(cluster_named_in("\x0a\x02k8s", "application/vnd.kubernetes.protobuf"),
-            std::nullopt);
+  EXPECT_EQ(
+      cluster_named_in("\x0a\x02k8s", "application/vnd.kubernetes.protobuf"),
+      std::nullopt);
 }
 
 }  // namespace
