@@ -258,6 +258,10 @@ std::int64_t limit_of(const std::string& text) {
 
 }  // namespace
 
+bool wants_yaml(std::string_view accept) noexcept {
+  return contains(accept, "yaml") && !contains(accept, "json");
+}
+
 asio::awaitable<merged_list_answer> read_merged_list(
     upstream_registry& upstreams, const routing::routing_table& table,
     routing::decision decision, merged_list_request request,
@@ -268,10 +272,10 @@ asio::awaitable<merged_list_answer> read_merged_list(
   // only protobuf (or only YAML) is told why it cannot have it.
   const std::string& accept = request.accept;
   if (!accept.empty() && !contains(accept, "json") &&
-      !contains(accept, "*/*")) {
+      !contains(accept, "*/*") && !wants_yaml(accept)) {
     co_return refuse(406, about +
-                              ", merged into JSON; the request accepts "
-                              "only " +
+                              ", merged into JSON or YAML; the request "
+                              "accepts only " +
                               accept + " (accept application/json)");
   }
   const std::int64_t limit = limit_of(query_value(request.target, "limit"));

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -37,8 +38,14 @@ struct merged_list_request {
 // A target that does not serve the resource (404) is left out and recorded
 // at "0". A target that fails fails the list, naming it, unless the rule
 // allows partial answers: then the list says which are missing in a
-// Warning and has no remainingItemCount. Clients that take neither JSON
-// nor */* get 406. Watches are merged_watch's.
+// Warning and has no remainingItemCount. Clients that take neither JSON,
+// YAML nor */* get 406 (the body is JSON; the caller converts it for
+// wants_yaml()). Watches are merged_watch's.
+// Whether a client asking with `accept` gets the merged list as YAML: it
+// accepts YAML and not JSON (a client offering both gets JSON, as API
+// servers prefer it too).
+bool wants_yaml(std::string_view accept) noexcept;
+
 boost::asio::awaitable<merged_list_answer> read_merged_list(
     upstream_registry& upstreams, const routing::routing_table& table,
     routing::decision decision, merged_list_request request,

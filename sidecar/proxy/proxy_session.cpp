@@ -26,6 +26,7 @@
 #include "common/routing/request_facts.hpp"
 #include "common/routing/route_matcher.hpp"
 #include "common/util/strings.hpp"
+#include "common/util/yaml_json.hpp"
 #include "sidecar/fanout/discovery_merge.hpp"
 #include "sidecar/fanout/write_back.hpp"
 #include "sidecar/metrics/sidecar_metrics.hpp"
@@ -313,6 +314,10 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::respond_merged(
     co_return co_await respond_error(rs, answer.status, std::move(answer.body));
   }
   std::string content_type = "application/json";
+  if (rs.head && wants_yaml(rs.head->get()[bhttp::field::accept])) {
+    content_type = "application/yaml";
+    answer.body = util::json_to_yaml(nlohmann::json::parse(answer.body));
+  }
   co_return co_await respond_ok(rs, std::move(content_type),
                                 std::move(answer.body),
                                 std::move(answer.warning));

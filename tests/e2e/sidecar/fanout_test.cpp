@@ -420,8 +420,9 @@ TEST_F(FanOut, ACrdOnlyOnEastIsDiscoverableAndListed) {
   env_->kubectl("east", {"delete", "crd", "widgets." + group, "--wait=false"});
 }
 
-// Merged answers are JSON; a client that takes only protobuf is told so.
-TEST_F(FanOut, AProtobufOnlyClientGets406) {
+// Merged answers are JSON, YAML or metadata only, as asked; a client that
+// takes only protobuf is told why it cannot have it.
+TEST_F(FanOut, ContentTypesAreAnsweredAsAsked) {
   auto sidecar = sidecar_process::start(routes(""));
   auto res = get(sidecar, "/api/v1/namespaces/" + *ns_ + "/configmaps",
                  "application/vnd.kubernetes.protobuf");
@@ -434,7 +435,32 @@ TEST_F(FanOut, AProtobufOnlyClientGets406) {
   res = get(sidecar, "/api/v1/namespaces/" + *ns_ + "/configmaps",
             "application/vnd.kubernetes.protobuf,application/json");
   EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_THAT(res.header("Content-Type"), HasSubstr("application/json"));
   EXPECT_EQ(json::parse(res.body)["items"].size() >= 6U, true);
+  // YAML as asked.
+  res =
+      get(sidecar,
+          "/api/v1/namespaces/" + *ns_ + "/configmaps?labelSelector=fan%3Dyes",
+          "application/yaml");
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.header("Content-Type"), "application/yaml");
+  EXPECT_THAT(res.body, HasSubstr("kind: ConfigMapList"));
+  EXPECT_THAT(res.body, HasSubstr("mca.k8s.io/cluster: west"));
+  // Metadata only, as controller-runtime's metadata informers ask.
+  res =
+      get(sidecar,
+          "/api/v1/namespaces/" + *ns_ + "/configmaps?labelSelector=fan%3Dyes",
+          "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1");
+  ASSERT_EQ(res.status, 200) << res.body;
+  const json partial = json::parse(res.body);
+  EXPECT_EQ(partial["kind"], "PartialObjectMetadataList");
+  ASSERT_EQ(partial["items"].size(), 6U);
+  for (const auto& item : partial["items"]) {
+    EXPECT_FALSE(item.contains("data"));
+    EXPECT_EQ(item["metadata"]["name"].get<std::string>().substr(
+                  0, cluster_of(item).size()),
+              cluster_of(item));
+  }
 }
 
 // A fourth target on a port nothing listens on.
