@@ -16,6 +16,8 @@
 
 #include "common/util/strings.hpp"
 #include "sidecar/fanout/discovery_merge.hpp"
+#include "sidecar/proxy/gather.hpp"
+#include "sidecar/proxy/upstream_get.hpp"
 
 namespace mca::sidecar {
 
@@ -49,15 +51,6 @@ struct target_answer {
   std::string failure;
 };
 
-http::request discovery_request(const std::string& target,
-                                const std::string& accept) {
-  http::request req;
-  req.method = "GET";
-  req.target = target;
-  req.headers.push_back(http::header_field{"Accept", accept});
-  return req;
-}
-
 target_answer judge(const result<http::response>& res) {
   target_answer a;
   if (!res) {
@@ -77,6 +70,16 @@ target_answer judge(const result<http::response>& res) {
   a.body = std::move(body);
   a.content_type = std::string(res->header("Content-Type"));
   return a;
+}
+
+// One target's discovery document, judged (owns its arguments: gather).
+asio::awaitable<target_answer> ask(result<std::shared_ptr<upstream_target>> up,
+                                   std::string target, std::string accept,
+                                   std::chrono::milliseconds timeout,
+                                   std::size_t body_limit) {
+  auto res = co_await get_from(std::move(up), std::move(target),
+                               std::move(accept), timeout, body_limit);
+  co_return judge(res);
 }
 
 discovery_answer refuse(int status, std::string message) {
@@ -144,44 +147,18 @@ asio::awaitable<discovery_answer> read_merged_discovery(
   const auto now = std::chrono::steady_clock::now();
   if (const auto* hit = cache.find(key, now)) co_return *hit;
 
-  struct state {
-    std::vector<target_answer> answers;
-    std::size_t remaining = 0;
-    asio::steady_timer done;
-    explicit state(const asio::any_io_executor& ex) : done(ex) {}
-  };
-  auto executor = co_await asio::this_coro::executor;
-  auto s = std::make_shared<state>(executor);
   std::vector<std::string> names;
-  for (const auto& t : table.targets) names.push_back(t.name);
-  s->answers.resize(names.size());
-  s->remaining = names.size();
-  s->done.expires_at(asio::steady_timer::time_point::max());
-  for (std::size_t i = 0; i < table.targets.size(); ++i) {
-    auto up = upstreams.get(table.targets[i]);
-    if (!up) {
-      s->answers[i].failure = up.error().message;
-      --s->remaining;
-      continue;
-    }
-    asio::co_spawn(
-        executor,
-        [s, i, up = *up, target, upstream_accept, timeout,
-         body_limit]() -> asio::awaitable<void> {
-          http::request req = discovery_request(target, upstream_accept);
-          http::request_options options;
-          options.timeout = timeout;
-          options.body_limit = body_limit;
-          auto res = co_await up->probe().send(std::move(req), options);
-          s->answers[i] = judge(res);
-          if (--s->remaining == 0) s->done.cancel();
-        },
-        asio::detached);
+  std::vector<asio::awaitable<target_answer>> asks;
+  for (const auto& spec : table.targets) {
+    names.push_back(spec.name);
+    auto up = upstreams.get(spec);
+    std::string path = target;
+    std::string accept_copy = upstream_accept;
+    asks.push_back(ask(std::move(up), std::move(path), std::move(accept_copy),
+                       timeout, body_limit));
   }
-  if (s->remaining > 0) {
-    co_await s->done.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  discovery_answer answer = merge(s->answers, names, target);
+  std::vector<target_answer> answers = co_await gather(std::move(asks));
+  discovery_answer answer = merge(answers, names, target);
   // Failures are not cached: the next request tries again.
   if (answer.status == 200) cache.store(key, answer, now);
   co_return answer;

@@ -18,8 +18,10 @@
 #include "sidecar/fanout/continue_token.hpp"
 #include "sidecar/fanout/list_merge.hpp"
 #include "sidecar/fanout/table_merge.hpp"
+#include "sidecar/proxy/gather.hpp"
 #include "sidecar/proxy/query_params.hpp"
 #include "sidecar/proxy/status_response.hpp"
+#include "sidecar/proxy/upstream_get.hpp"
 
 namespace mca::sidecar {
 
@@ -77,18 +79,6 @@ std::string describe(const routing::routing_table& table,
   }
   return "rule " + decision.rule + " of policy " + table.policy + " reads " +
          resource + " from " + targets;
-}
-
-// GCC 12 mis-compiles default-argument temporaries and braced
-// initialisers inside coroutines, so everything that builds values lives in
-// plain functions like these two.
-http::request list_request(const std::string& target,
-                           const std::string& accept) {
-  http::request req;
-  req.method = "GET";
-  req.target = target;
-  req.headers.push_back(http::header_field{"Accept", accept});
-  return req;
 }
 
 merged_list_answer merge_answer(std::vector<fetched>& results,
@@ -217,33 +207,13 @@ std::string nothing_target(const std::string& target) {
       target, {"fieldSelector", "limit", "continue", "resourceVersion"}, set);
 }
 
-// The upstream of `cluster`, or why there is none.
-result<std::shared_ptr<upstream_target>> resolve(
-    upstream_registry& upstreams, const routing::routing_table& table,
-    const std::string& cluster) {
-  const routing::target_spec* spec = table.find_target(cluster);
-  if (spec == nullptr) {
-    return error::of(error_source::internal, "unknown target " + cluster);
-  }
-  return upstreams.get(*spec);
-}
-
-// One list request to one target, judged. Takes the target by value (not
-// the registry): the parallel reads outlive nothing they refer to.
+// One list request to one target, judged (owns its arguments: gather).
 asio::awaitable<fetched> fetch(result<std::shared_ptr<upstream_target>> up,
                                std::string target, std::string accept,
                                std::chrono::milliseconds timeout,
                                std::size_t body_limit) {
-  if (!up) {
-    fetched f;
-    f.failure = up.error().message;
-    co_return f;
-  }
-  http::request_options options;
-  options.timeout = timeout;
-  options.body_limit = body_limit;
-  auto res =
-      co_await (*up)->probe().send(list_request(target, accept), options);
+  auto res = co_await get_from(std::move(up), std::move(target),
+                               std::move(accept), timeout, body_limit);
   co_return judge(res);
 }
 
@@ -306,7 +276,7 @@ asio::awaitable<merged_list_answer> read_merged_list(
     for (;;) {
       // Named, not temporaries in the call: GCC 12 mis-destroys those in a
       // coroutine's argument list.
-      auto up = resolve(upstreams, table, plan.cluster);
+      auto up = upstreams.get(table, plan.cluster);
       std::string target = page_target(request.target, plan);
       fetched f = co_await fetch(std::move(up), std::move(target),
                                  upstream_accept, timeout, body_limit);
@@ -333,7 +303,7 @@ asio::awaitable<merged_list_answer> read_merged_list(
             missing.end()) {
           continue;
         }
-        auto other = resolve(upstreams, table, names[i]);
+        auto other = upstreams.get(table, names[i]);
         std::string nothing = nothing_target(request.target);
         fetched empty = co_await fetch(std::move(other), std::move(nothing),
                                        upstream_accept, timeout, body_limit);
@@ -350,48 +320,24 @@ asio::awaitable<merged_list_answer> read_merged_list(
     }
   }
 
-  // Every target at once; the slowest bounds the wait.
-  struct state {
-    std::vector<fetched> results;
-    std::size_t remaining = 0;
-    asio::steady_timer done;
-    explicit state(const asio::any_io_executor& ex) : done(ex) {}
-  };
-  auto executor = co_await asio::this_coro::executor;
-  auto s = std::make_shared<state>(executor);
+  // Every target at once, each from its own version of the client's (a
+  // composite from an earlier list); "" and "0" mean the same everywhere.
   const auto& names = decision.candidates;
-  s->results.resize(names.size());
-  s->remaining = names.size();
-  s->done.expires_at(asio::steady_timer::time_point::max());
-  // Each cluster from its own version of the client's (a composite from
-  // an earlier list); "" and "0" mean the same everywhere.
-  std::vector<std::string> targets;
-  for (const auto& name : names) {
-    auto own = fanout::upstream_version(version, name, names.size());
-    if (!own) {
-      co_return refuse(status_code_for(own.error()),
-                       about + ": " + own.error().message);
-    }
-    std::vector<std::pair<std::string, std::string>> set;
-    set.emplace_back("resourceVersion", *own);
-    targets.push_back(rewrite_query(request.target, {"resourceVersion"}, set));
+  auto targets = cluster_targets(request.target, version, names);
+  if (!targets) {
+    co_return refuse(status_code_for(targets.error()),
+                     about + ": " + targets.error().message);
   }
+  std::vector<asio::awaitable<fetched>> reads;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    asio::co_spawn(
-        executor,
-        [s, i, up = resolve(upstreams, table, names[i]), target = targets[i],
-         upstream_accept, timeout, body_limit]() -> asio::awaitable<void> {
-          s->results[i] =
-              co_await fetch(up, target, upstream_accept, timeout, body_limit);
-          if (--s->remaining == 0) s->done.cancel();
-        },
-        asio::detached);
+    // Named, not temporaries in the call: see fetch's other callers.
+    std::string accept_copy = upstream_accept;
+    auto up = upstreams.get(table, names[i]);
+    reads.push_back(fetch(std::move(up), std::move((*targets)[i]),
+                          std::move(accept_copy), timeout, body_limit));
   }
-  if (s->remaining > 0) {
-    co_await s->done.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-
-  co_return merge_answer(s->results, decision, want_table, about);
+  std::vector<fetched> results = co_await gather(std::move(reads));
+  co_return merge_answer(results, decision, want_table, about);
 }
 
 }  // namespace mca::sidecar

@@ -18,8 +18,10 @@
 #include "common/util/strings.hpp"
 #include "sidecar/fanout/composite_version.hpp"
 #include "sidecar/fanout/watch_merge.hpp"
+#include "sidecar/proxy/gather.hpp"
 #include "sidecar/proxy/query_params.hpp"
 #include "sidecar/proxy/status_response.hpp"
+#include "sidecar/proxy/upstream_get.hpp"
 
 namespace mca::sidecar {
 
@@ -45,15 +47,6 @@ struct upstream_item {
   bool clean_end = false;  // without event: ended normally (else: broke)
   std::string why;         // without event and not clean
 };
-
-http::request watch_request(const std::string& target,
-                            const std::string& accept) {
-  http::request req;
-  req.method = "GET";
-  req.target = target;
-  req.headers.push_back(http::header_field{"Accept", accept});
-  return req;
-}
 
 // The message of an upstream's refusal: its Status message when it sent
 // one, else its status code.
@@ -165,11 +158,16 @@ struct open_attempt {
   bool not_served = false;  // 404: the cluster lacks the resource
 };
 
-asio::awaitable<open_attempt> open_one(std::shared_ptr<upstream_target> up,
-                                       http::request req,
-                                       http::request_options options) {
+// Owns its arguments (gather).
+asio::awaitable<open_attempt> open_one(
+    result<std::shared_ptr<upstream_target>> up, http::request req,
+    http::request_options options) {
   open_attempt a;
-  auto got = co_await up->probe().stream(std::move(req), options);
+  if (!up) {
+    a.failure = up.error().message;
+    co_return a;
+  }
+  auto got = co_await (*up)->probe().stream(std::move(req), options);
   if (!got) {
     a.failure = got.error().message;
     co_return a;
@@ -255,65 +253,28 @@ asio::awaitable<merged_watch::opened> merged_watch::open(
     s->merge.current = std::move(*decoded);
   }
 
-  // Every target at once; the slowest bounds the wait.
-  struct pending {
-    std::vector<open_attempt> attempts;
-    std::size_t remaining = 0;
-    asio::steady_timer done;
-    explicit pending(const asio::any_io_executor& ex) : done(ex) {}
-  };
-  auto p = std::make_shared<pending>(executor);
-  p->attempts.resize(names.size());
-  p->remaining = names.size();
-  p->done.expires_at(asio::steady_timer::time_point::max());
-  std::vector<std::string> versions;
-  for (const auto& name : names) {
-    auto own = fanout::upstream_version(version, name, names.size());
-    if (!own) {
-      // A composite from before the rule gained this target: 410, so the
-      // client lists again and gets one that has it.
-      co_return refuse(status_code_for(own.error()),
-                       about + ": " + own.error().message);
-    }
-    versions.push_back(std::move(*own));
+  // A composite from before the rule gained a target: 410, so the client
+  // lists again and gets one that has it.
+  auto targets = cluster_targets(request.target, version, names);
+  if (!targets) {
+    co_return refuse(status_code_for(targets.error()),
+                     about + ": " + targets.error().message);
   }
+  std::vector<asio::awaitable<open_attempt>> opens;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const routing::target_spec* spec = table.find_target(names[i]);
-    std::shared_ptr<upstream_target> up;
-    if (spec == nullptr) {
-      p->attempts[i].failure = "unknown target";
-    } else if (auto got = upstreams.get(*spec)) {
-      up = *got;
-    } else {
-      p->attempts[i].failure = got.error().message;
-    }
-    if (!up) {
-      --p->remaining;
-      continue;
-    }
-    std::vector<std::pair<std::string, std::string>> set;
-    set.emplace_back("resourceVersion", versions[i]);
-    http::request req =
-        watch_request(rewrite_query(request.target, {"resourceVersion"}, set),
-                      upstream_accept);
+    http::request req = get_request((*targets)[i], upstream_accept);
     http::request_options options;
     options.timeout = open_timeout;
-    asio::co_spawn(
-        executor,
-        [p, i, up, req = std::move(req),
-         options]() mutable -> asio::awaitable<void> {
-          p->attempts[i] = co_await open_one(up, std::move(req), options);
-          if (--p->remaining == 0) p->done.cancel();
-        },
-        asio::detached);
+    auto up = upstreams.get(table, names[i]);
+    opens.push_back(open_one(std::move(up), std::move(req), options));
   }
-  if (p->remaining > 0) co_await p->done.async_wait(use_tuple);
+  std::vector<open_attempt> attempts = co_await gather(std::move(opens));
 
   std::string failures;
   int code = 0;
   std::size_t not_served = 0;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const open_attempt& a = p->attempts[i];
+    const open_attempt& a = attempts[i];
     if (a.stream) continue;
     if (a.not_served) {
       ++not_served;
@@ -328,7 +289,7 @@ asio::awaitable<merged_watch::opened> merged_watch::open(
     failures = "no target serves " + request.resource;
   }
   if (code != 0) {
-    for (auto& a : p->attempts) {
+    for (auto& a : attempts) {
       if (a.stream) a.stream->close();
     }
     co_return refuse(code, about + ", and it failed for " + failures);
@@ -336,7 +297,7 @@ asio::awaitable<merged_watch::opened> merged_watch::open(
   const bool initial_events =
       query_value(request.target, "sendInitialEvents") == "true";
   for (std::size_t i = 0; i < names.size(); ++i) {
-    open_attempt& a = p->attempts[i];
+    open_attempt& a = attempts[i];
     if (!a.stream) {
       // Not served there: "0" in the composite, so a watch resumed from it
       // gets that cluster's objects as ADDED events should the resource

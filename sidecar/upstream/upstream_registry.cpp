@@ -38,4 +38,14 @@ mca::result<std::shared_ptr<upstream_target>> upstream_registry::get(
   return target;
 }
 
+mca::result<std::shared_ptr<upstream_target>> upstream_registry::get(
+    const routing::routing_table& table, const std::string& name) {
+  const routing::target_spec* spec = table.find_target(name);
+  if (spec == nullptr) {
+    return error::of(error_source::internal,
+                     "the routing table has no target " + name);
+  }
+  return get(*spec);
+}
+
 }  // namespace mca::sidecar

@@ -57,6 +57,10 @@ class upstream_registry {
   // server is not a usable URL; the message names the target.
   mca::result<std::shared_ptr<upstream_target>> get(
       const routing::target_spec& spec);
+  // The same for the target `table` names `name` (internal error when it
+  // names none: routing decisions only name the table's targets).
+  mca::result<std::shared_ptr<upstream_target>> get(
+      const routing::routing_table& table, const std::string& name);
 
  private:
   boost::asio::any_io_executor executor_;
