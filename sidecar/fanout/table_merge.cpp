@@ -30,6 +30,23 @@ std::string column_names(const nlohmann::json& columns) {
 
 }  // namespace
 
+std::size_t cluster_column_index(const nlohmann::json& columns) {
+  if (!columns.is_array()) return 0;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (string_field(columns[i], "name") == "Name") return i + 1;
+  }
+  return 0;
+}
+
+nlohmann::json cluster_column_definition() {
+  return nlohmann::json{
+      {"name", cluster_column},
+      {"type", "string"},
+      {"format", ""},
+      {"description", "The cluster (ClusterTarget) the object is in."},
+      {"priority", 0}};
+}
+
 result<merged_list> merge_tables(std::vector<cluster_list> tables,
                                  std::vector<std::string> missing,
                                  const list_paging& paging) {
@@ -51,13 +68,7 @@ result<merged_list> merge_tables(std::vector<cluster_list> tables,
   if (!columns.is_array()) {
     return bad_answer(first.cluster, "a Table without columnDefinitions");
   }
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    if (string_field(columns[i], "name") == "Name") {
-      at = i + 1;
-      break;
-    }
-  }
+  const std::size_t at = cluster_column_index(columns);
 
   merged_list out;
   out.missing = std::move(missing);
@@ -68,12 +79,7 @@ result<merged_list> merge_tables(std::vector<cluster_list> tables,
   auto& merged_columns = out.body["columnDefinitions"] = columns;
   merged_columns.insert(
       merged_columns.begin() + static_cast<std::ptrdiff_t>(at),
-      nlohmann::json{
-          {"name", cluster_column},
-          {"type", "string"},
-          {"format", ""},
-          {"description", "The cluster (ClusterTarget) the object is in."},
-          {"priority", 0}});
+      cluster_column_definition());
   auto& rows = out.body["rows"] = nlohmann::json::array();
 
   for (auto& t : tables) {

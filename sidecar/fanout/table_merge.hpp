@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,14 @@ namespace mca::sidecar::fanout {
 
 // The column the merged table gains, as kubectl prints it: "CLUSTER".
 inline constexpr std::string_view cluster_column = "Cluster";
+
+// Where the Cluster column goes among a Table's `columnDefinitions`: after
+// the one named Name, or first when there is none.
+std::size_t cluster_column_index(const nlohmann::json& columns);
+
+// The Cluster column's definition (type string, priority 0, so `kubectl
+// get` shows it without -o wide).
+nlohmann::json cluster_column_definition();
 
 // Merges `meta.k8s.io/v1 Table` answers (what `kubectl get` asks for with
 // `as=Table`), in the given (rule) order:

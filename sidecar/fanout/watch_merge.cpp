@@ -5,6 +5,7 @@
 #include "common/util/strings.hpp"
 #include "sidecar/fanout/json_fields.hpp"
 #include "sidecar/fanout/list_merge.hpp"
+#include "sidecar/fanout/table_merge.hpp"
 
 namespace mca::sidecar::fanout {
 
@@ -13,6 +14,52 @@ namespace {
 error bad_event(const std::string& cluster, const std::string& what) {
   return error::of(error_source::decode,
                    "cluster " + quote(cluster) + " sent a watch event " + what);
+}
+
+// A Table event's rows, as merge_tables marks a list's: the Cluster cell,
+// and each row's object marked with its own composite.
+result<void> mark_table_rows(watch_merge_state& state,
+                             const std::string& cluster,
+                             nlohmann::json& table) {
+  auto columns = table.find("columnDefinitions");
+  if (columns != table.end() && columns->is_array() && !columns->empty()) {
+    if (!state.table_cluster_column) {
+      state.table_cluster_column = cluster_column_index(*columns);
+      columns->insert(columns->begin() + static_cast<std::ptrdiff_t>(
+                                             *state.table_cluster_column),
+                      cluster_column_definition());
+    } else {
+      *columns = nullptr;
+    }
+  }
+  // Without definitions yet (another cluster's came first and this one's
+  // never did): after Name, which API servers put first.
+  const std::size_t at = state.table_cluster_column.value_or(1);
+  auto rows = table.find("rows");
+  if (rows == table.end() || !rows->is_array()) return {};
+  for (auto& row : *rows) {
+    const auto cells = row.is_object() ? row.find("cells") : row.end();
+    if (!row.is_object() || cells == row.end() || !cells->is_array() ||
+        cells->size() < at) {
+      return bad_event(cluster, "with a Table row whose cells do not match");
+    }
+    cells->insert(cells->begin() + static_cast<std::ptrdiff_t>(at), cluster);
+    if (auto object = row.find("object");
+        object != row.end() && object->is_object()) {
+      const auto meta = object->find("metadata");
+      const std::string rv = meta == object->end()
+                                 ? std::string()
+                                 : string_field(*meta, "resourceVersion");
+      std::string version;
+      if (!rv.empty()) {
+        auto encoded = encode(composite_version{{{cluster, rv}}});
+        if (!encoded) return encoded.error();
+        version = std::move(*encoded);
+      }
+      mark_object(*object, cluster, version);
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -40,6 +87,13 @@ result<watch_step> merge_event(watch_merge_state state,
   auto version = encode(state.current);
   if (!version) return version.error();
 
+  if (event.type != type::bookmark && string_field(object, "kind") == "Table" &&
+      string_field(object, "apiVersion") == "meta.k8s.io/v1") {
+    (*meta)["resourceVersion"] = *version;
+    auto marked = mark_table_rows(state, cluster, object);
+    if (!marked) return marked.error();
+    return watch_step{std::move(state), std::move(event), false};
+  }
   if (event.type != type::bookmark) {
     mark_object(object, cluster, *version);
     return watch_step{std::move(state), std::move(event), false};

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -21,6 +23,10 @@ struct watch_merge_state {
   // sendInitialEvents=true: the clusters whose initial events have not
   // ended yet. The merged initial phase ends only when the last one does.
   std::set<std::string> initial_events_pending;
+  // Table watches (`kubectl get -w`): where the Cluster cell goes, set by
+  // the first event that carried columnDefinitions. Only that event keeps
+  // them, as an API server sends them once per watch.
+  std::optional<std::size_t> table_cluster_column;
 };
 
 struct watch_step {
@@ -34,7 +40,10 @@ struct watch_step {
 inline constexpr std::string_view initial_events_end_annotation =
     "k8s.io/initial-events-end";
 
-// Folds one event of `cluster`'s upstream watch into the merged watch:
+// Folds one event of `cluster`'s upstream watch into the merged watch
+// (object events may be meta.k8s.io/v1 Tables, one row each, for a watch
+// asked with as=Table: the Table's version is the composite, each row gains
+// a Cluster cell and its object is marked):
 //   - ADDED/MODIFIED/DELETED: the object marked as merge_lists marks items,
 //     its resourceVersion the new composite (the state with this cluster's
 //     version replaced), so a client resuming from the last event it saw

@@ -228,14 +228,11 @@ asio::awaitable<merged_watch::opened> merged_watch::open(
                               ", merged into JSON; the request accepts only " +
                               accept + " (accept application/json)");
   }
-  if (accept.find("as=Table") != std::string::npos) {
-    co_return refuse(406, about +
-                              "; merged watches are served as objects, not "
-                              "as Tables (watch with -o json or -o yaml)");
-  }
-  // PartialObjectMetadata events are objects like any other.
+  // PartialObjectMetadata events are objects like any other; Table events
+  // (kubectl get -w) gain a Cluster column (fanout::merge_event).
   std::string upstream_accept = "application/json";
-  if (accept.find("as=PartialObjectMetadata") != std::string::npos) {
+  if (accept.find("as=PartialObjectMetadata") != std::string::npos ||
+      accept.find("as=Table") != std::string::npos) {
     upstream_accept = accept;
   }
   const std::string version = query_value(request.target, "resourceVersion");

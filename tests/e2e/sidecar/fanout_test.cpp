@@ -290,6 +290,38 @@ TEST_F(FanOut, AWatchListEndsItsInitialEventsWhenEveryClusterHas) {
                                           "east-1", "east-2", "west-0"}));
 }
 
+// kubectl get -w asks for Table events: the first names a Cluster column
+// after Name, and every row carries its cluster.
+TEST_F(FanOut, TableWatchesCarryAClusterColumn) {
+  auto sidecar = sidecar_process::start(routes(""));
+  raw_request watch;
+  watch.target = "/api/v1/namespaces/" + *ns_ +
+                 "/configmaps?labelSelector=fan%3Dyes&watch=1&timeoutSeconds=2";
+  watch.headers.emplace_back(
+      "Accept",
+      "application/json;as=Table;v=v1;g=meta.k8s.io,application/json");
+  watch.timeout = std::chrono::seconds(30);
+  auto res = sidecar.request(watch);
+  ASSERT_EQ(res.status, 200) << res.body;
+  const auto events = events_of(res.body);
+  ASSERT_EQ(events.size(), 6U) << res.body;
+  const json& columns = events[0]["object"]["columnDefinitions"];
+  ASSERT_TRUE(columns.is_array()) << res.body;
+  EXPECT_EQ(columns[0]["name"], "Name");
+  EXPECT_EQ(columns[1]["name"], "Cluster");
+  std::set<std::string> rows;
+  for (const auto& e : events) {
+    EXPECT_EQ(e["object"]["kind"], "Table");
+    for (const auto& row : e["object"]["rows"]) {
+      const std::string name = row["cells"][0];
+      EXPECT_EQ(row["cells"][1], name.substr(0, name.find('-'))) << name;
+      rows.insert(name);
+    }
+  }
+  EXPECT_EQ(rows, (std::set<std::string>{"home-0", "home-1", "east-0", "east-1",
+                                         "east-2", "west-0"}));
+}
+
 // An object from the merged list, edited and written back with kubectl:
 // it lands on the cluster it came from (the name exists on two), with that
 // cluster's own version; written again from the same stale copy, the

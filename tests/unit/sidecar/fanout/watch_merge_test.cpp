@@ -148,6 +148,61 @@ TEST(MergeEvent, UpstreamErrorEndsTheWatch) {
             "again to resume");
 }
 
+// kubectl get -w: Table events, one row each. The first event's columns
+// gain Cluster after Name; later events' columns are dropped (an API server
+// sends them once); every row gets its cluster's cell and a marked object.
+json table_event_object(const std::string& name, const std::string& rv,
+                        bool with_columns) {
+  json t = {
+      {"kind", "Table"},
+      {"apiVersion", "meta.k8s.io/v1"},
+      {"metadata", {{"resourceVersion", rv}}},
+      {"rows",
+       json::array(
+           {{{"cells", json::array({name, 1, "0s"})},
+             {"object",
+              {{"kind", "PartialObjectMetadata"},
+               {"metadata", {{"name", name}, {"resourceVersion", rv}}}}}}})}};
+  t["columnDefinitions"] =
+      with_columns
+          ? json::parse(R"([{"name":"Name"},{"name":"Data"},{"name":"Age"}])")
+          : json(nullptr);
+  return t;
+}
+
+TEST(MergeEvent, TableEventsGainAClusterColumn) {
+  watch_merge_state state;
+  auto first = merge_event(
+      state, "east", event_of(type::added, table_event_object("a", "5", true)));
+  ASSERT_TRUE(first) << first.error().message;
+  const json& t1 = first->event.object;
+  ASSERT_EQ(t1["columnDefinitions"].size(), 4U);
+  EXPECT_EQ(t1["columnDefinitions"][1]["name"], "Cluster");
+  EXPECT_EQ(t1["rows"][0]["cells"], json::parse(R"(["a","east",1,"0s"])"));
+  EXPECT_EQ(t1["metadata"]["resourceVersion"], version_of({{{"east", "5"}}}));
+  EXPECT_EQ(
+      t1["rows"][0]["object"]["metadata"]["annotations"]["mca.k8s.io/cluster"],
+      "east");
+
+  // West's first event has columns too; the client has them already.
+  auto second =
+      merge_event(first->state, "west",
+                  event_of(type::added, table_event_object("b", "9", true)));
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(second->event.object["columnDefinitions"].is_null());
+  EXPECT_EQ(second->event.object["rows"][0]["cells"],
+            json::parse(R"(["b","west",1,"0s"])"));
+  EXPECT_EQ(second->event.object["metadata"]["resourceVersion"],
+            version_of({{{"east", "5"}, {"west", "9"}}}));
+
+  auto third = merge_event(
+      second->state, "east",
+      event_of(type::modified, table_event_object("a", "6", false)));
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->event.object["rows"][0]["cells"],
+            json::parse(R"(["a","east",1,"0s"])"));
+}
+
 TEST(MergeEvent, Errors) {
   struct row {
     std::string label;
