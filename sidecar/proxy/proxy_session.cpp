@@ -126,6 +126,12 @@ class proxy_session_impl {
     bool body_read = false;      // body (if any) is in `body`
     bool body_consumed = false;  // streamed upstream already
     bool located_by_index = false;
+    // Whether relayed lists and watches feed the placement index: only
+    // when the table has label rules, the ones that locate objects by it
+    // (fan-out rules locate in parallel, or by the object's annotation).
+    // Parsing a large list after relaying it costs more than the relay
+    // itself and stalls the worker meanwhile.
+    bool learn_placements = false;
     routing::inspected_request inspected;
     std::string user_agent;
     std::string content_type;
@@ -455,6 +461,7 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   const bool fan_out_rules =
       std::any_of(table->rules.begin(), table->rules.end(),
                   [](const routing::rule& r) { return r.fan_out.has_value(); });
+  rs.learn_placements = label_rules;
   const bool translate = fan_out_rules && is_write(info->kind) &&
                          fanout::is_translatable(rs.content_type);
   const bool inspect_body =
@@ -836,6 +843,10 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
   const auto deadline = rs.started + shared_.limits.request_timeout;
   std::optional<http::tls_connection_pool::lease> lease;
   beast::flat_buffer ubuf;
+  // Without room reserved, Beast reads what fits in the buffer's capacity
+  // (512 bytes at first), so a large body would be relayed in 512-byte
+  // TLS records and system calls.
+  ubuf.reserve(relay_chunk);
   std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
   for (int attempt = 0;; ++attempt) {
     auto cred = target->credentials().get();
@@ -1119,7 +1130,8 @@ void proxy_session_impl::learn_begin(const std::string& target,
   learning_list_ = false;
   list_learner_.clear();
   const auto& info = rs.inspected.info;
-  if (status != 200 || !is_json(content_type) || !info.subresource.empty()) {
+  if (!rs.learn_placements || status != 200 || !is_json(content_type) ||
+      !info.subresource.empty()) {
     return;
   }
   learn_target_ = target;
