@@ -105,6 +105,34 @@ TEST_F(FanOut, KubectlGetShowsAClusterColumn) {
   EXPECT_EQ(rows, 6) << r.out;
 }
 
+// Across all namespaces (a rule without a namespace condition), as the
+// issue's `kubectl get configmaps -A` asks.
+TEST_F(FanOut, KubectlGetAllNamespacesShowsNamespaceAndCluster) {
+  auto sidecar = sidecar_process::start(
+      standard_routes(*env_) +
+      "  - name: all-configmaps\n"
+      "    match: {resources: [{resource: configmaps}]}\n"
+      "    targets: [home, east, west]\n");
+  auto r =
+      kubectl_via(*env_, sidecar, {"get", "configmaps", "-A", "-l", "fan=yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string header;
+  std::getline(lines, header);
+  EXPECT_THAT(header, ::testing::ContainsRegex("^NAMESPACE +NAME +CLUSTER"));
+  int rows = 0;
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(*ns_, 0) != 0) continue;  // other tests' objects
+    std::istringstream words(line);
+    std::string ns, name, cluster;
+    words >> ns >> name >> cluster;
+    EXPECT_EQ(cluster, name.substr(0, name.find('-'))) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6) << r.out;
+}
+
 TEST_F(FanOut, ACreateMatchedOnlyByTheFanOutRuleIsRefusedNamingIt) {
   auto sidecar = sidecar_process::start(routes(""));
   auto r = kubectl_via(*env_, sidecar,
