@@ -18,6 +18,9 @@ PACKAGES=(
   python3-venv
   # Diagnostics used by the testenv scripts and tests.
   procps iproute2
+  # examples/replica-server: its scripts make certificates with the openssl
+  # command and test with curl (above).
+  openssl
 )
 
 if [ "$(id -u)" -eq 0 ]; then
