@@ -14,7 +14,8 @@ export MCA_TESTENV_DIR := $(TESTENV_DIR)
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 
 .PHONY: all deps configure build test test-unit test-integration testenv testenv-up \
-        testenv-down testenv-status demo bench format format-check lint asan clean
+        testenv-down testenv-status demo bench format format-check lint asan clean \
+        images
 
 all: deps build
 
@@ -86,6 +87,19 @@ asan: deps
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS) -L unit
+
+# Container images (images/Dockerfile): mca-operator and mca-sidecar on
+# bookworm-slim, non-root. Needs a running container engine.
+CONTAINER_ENGINE ?= $(shell command -v docker || command -v podman)
+IMAGE_REGISTRY ?= ghcr.io/mca-dev
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+images:
+	@if [ -z "$(CONTAINER_ENGINE)" ] || ! $(CONTAINER_ENGINE) info >/dev/null 2>&1; then \
+	  echo "make images: no container engine is running here ($(if $(CONTAINER_ENGINE),$(CONTAINER_ENGINE) answers but its engine does not,neither docker nor podman is installed)); start one, or set CONTAINER_ENGINE" >&2; \
+	  exit 1; \
+	fi
+	$(CONTAINER_ENGINE) build -f images/Dockerfile --target operator -t $(IMAGE_REGISTRY)/mca-operator:$(IMAGE_TAG) .
+	$(CONTAINER_ENGINE) build -f images/Dockerfile --target sidecar -t $(IMAGE_REGISTRY)/mca-sidecar:$(IMAGE_TAG) .
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
