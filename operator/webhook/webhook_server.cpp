@@ -1,28 +1,8 @@
 #include "operator/webhook/webhook_server.hpp"
 
-#include <algorithm>
-#include <array>
 #include <atomic>
-#include <exception>
-#include <optional>
-#include <tuple>
-#include <unordered_set>
 #include <utility>
-#include <variant>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -30,100 +10,6 @@
 
 namespace mca::op {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = asio::ip::tcp;
-using tls_stream = asio::ssl::stream<beast::tcp_stream>;
-using error_code = boost::system::error_code;
-using milliseconds = std::chrono::milliseconds;
-using request = bhttp::request<bhttp::string_body>;
-using response = bhttp::response<bhttp::string_body>;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-// One TLS read while waiting for a request; also the slack the read
-// buffer has beyond the largest header.
-constexpr std::size_t read_chunk = std::size_t{16} * 1024;
-// What a closing connection still reads (and discards) so that its peer,
-// perhaps still sending a refused body, gets to read our reply.
-constexpr std::size_t drain_limit = std::size_t{1024} * 1024;
-
-// Where a connection is; stop() treats each differently.
-enum class phase {
-  handshake,  // nothing to lose: closed at once
-  idle,       // waiting for a request: close_notify, then closed
-  busy,       // reading, handling or answering: finishes first
-  closing,
-};
-
-// One accepted client. Lives in its serve() coroutine's frame; everything
-// on the server's one thread.
-struct connection {
-  connection(tcp::socket socket, SSL* ssl)
-      : stream(beast::tcp_stream(std::move(socket)), ssl),
-        idle_timer(stream.get_executor()) {}
-
-  // Ends the connection now: every pending operation completes with an
-  // error and every later one fails at once.
-  void abort() noexcept {
-    aborted = true;
-    stream.next_layer().close();
-  }
-
-  tls_stream stream;  // owns the SSL
-  // Races the read for the next request; stop() cancels it to end the
-  // wait early.
-  asio::steady_timer idle_timer;
-  std::string peer;
-  phase at = phase::handshake;
-  bool aborted = false;
-};
-
-// A handler run apart from its connection, so that a handler which
-// ignores cancellation cannot hold the answer past handler_timeout: the
-// connection waits on `done` and answers without it if need be.
-struct handler_call {
-  explicit handler_call(const asio::any_io_executor& ex) : done(ex) {}
-  asio::steady_timer done;  // cancelled when the handler has finished
-  asio::cancellation_signal cancel;
-  std::optional<webhook_http_reply> reply;
-  std::string failure;  // what it threw
-  bool finished = false;
-};
-
-asio::awaitable<void> run_handler(webhook_handler handler,
-                                  webhook_http_request req,
-                                  std::shared_ptr<handler_call> call) {
-  try {
-    call->reply = co_await handler(std::move(req));
-  } catch (const std::exception& e) {
-    call->failure = *e.what() != '\0' ? e.what() : "an exception";
-  } catch (...) {
-    call->failure = "an exception that is not a std::exception";
-  }
-  call->finished = true;
-  call->done.cancel();
-}
-
-// `op`, or nothing if `limit` passes first or the timer is cancelled (the
-// operation is then cancelled; the connection stays open).
-template <class T>
-asio::awaitable<std::optional<T>> within(asio::steady_timer& timer,
-                                         milliseconds limit,
-                                         asio::awaitable<T> op) {
-  using namespace asio::experimental::awaitable_operators;
-  timer.expires_after(limit);
-  auto r = co_await (std::move(op) || timer.async_wait(use_tuple));
-  if (r.index() == 0) co_return std::move(std::get<0>(r));
-  co_return std::nullopt;
-}
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
-         std::to_string(ep.port());
-}
 
 // A Kubernetes Status, so that what the API server logs about a refused
 // call reads like its own errors.
@@ -139,9 +25,9 @@ std::string status_json(unsigned code, std::string_view reason,
   return status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-webhook_http_reply status_reply(unsigned code, std::string_view reason,
+http::server_reply status_reply(unsigned code, std::string_view reason,
                                 std::string message) {
-  webhook_http_reply r;
+  http::server_reply r;
   r.status = code;
   r.body = status_json(code, reason, std::move(message));
   return r;
@@ -151,486 +37,128 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-bool is_http_error(const error_code& ec) {
-  return ec.category() ==
-         bhttp::make_error_code(bhttp::error::bad_method).category();
+http::server_reply to_server(webhook_http_reply r) {
+  http::server_reply out;
+  out.status = r.status;
+  out.content_type = std::move(r.content_type);
+  out.body = std::move(r.body);
+  return out;
+}
+
+webhook_http_request to_webhook(http::server_request r) {
+  return webhook_http_request{std::move(r.method), std::move(r.target),
+                              std::move(r.content_type), std::move(r.body)};
 }
 
 }  // namespace
 
-struct webhook_server::state {
-  state(const asio::any_io_executor& ex, webhook_tls_source source,
-        webhook_server_config cfg,
-        std::map<std::string, webhook_handler, std::less<>> r)
-      : executor(ex),
-        acceptor(ex),
-        slot_free(ex),
-        tls_source(std::move(source)),
-        config(std::move(cfg)),
-        routes(std::move(r)) {}
-
-  asio::awaitable<void> accept_loop(std::shared_ptr<state> self);
-  asio::awaitable<void> serve(std::shared_ptr<state> self, tcp::socket socket,
-                              std::shared_ptr<const webhook_tls_context> ctx);
-  asio::awaitable<void> session(connection& c);
-  // The reply to a complete request: the handler's, or the server's own.
-  asio::awaitable<webhook_http_reply> answer(const connection& c, request req);
-  webhook_http_reply failure_reply(const webhook_http_request& req,
-                                   std::string_view path,
-                                   const std::string& what);
-  asio::awaitable<bool> write(connection& c, response& res);
-  asio::awaitable<void> close_gracefully(connection& c, bool drain);
-  void shutdown() noexcept;
-
-  asio::any_io_executor executor;
-  tcp::acceptor acceptor;
-  // Wakes the accept loop when a connection below max_connections ends.
-  asio::steady_timer slot_free;
-  webhook_tls_source tls_source;
-  webhook_server_config config;
-  std::map<std::string, webhook_handler, std::less<>> routes;
-  unsigned short port = 0;
-  bool started = false;
-  bool stopped = false;
-  std::unordered_set<connection*> connections;
-
-  // Read by counts() from any thread.
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> open{0};
-  std::atomic<std::uint64_t> handshakes_failed{0};
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> handler_failures{0};
-  std::atomic<std::uint64_t> refused{0};
+// The routes and what the server counts beyond tls_server: paths it does
+// not serve are its own refusals.
+struct webhook_server::routing {
+  std::map<std::string, webhook_handler, std::less<>> handlers;
+  std::string served;  // "/healthz, /mutate", for the 404's message
+  std::atomic<std::uint64_t> not_found{0};
 };
 
 mca::result<std::unique_ptr<webhook_server>> webhook_server::bind(
-    const asio::any_io_executor& executor, webhook_tls_source tls,
+    const boost::asio::any_io_executor& executor, webhook_tls_source tls,
     webhook_server_config config,
     std::map<std::string, webhook_handler, std::less<>> routes) {
-  const std::string where =
-      "port " + std::to_string(config.port) + " on " + config.address;
   if (!tls) {
-    return error::of(error_source::internal,
-                     "the webhook server on " + where + " has no certificate");
+    return error::of(error_source::internal, "the webhook server on port " +
+                                                 std::to_string(config.port) +
+                                                 " on " + config.address +
+                                                 " has no certificate");
   }
-  const auto& l = config.limits;
-  if (l.max_connections == 0 || l.max_header_bytes == 0 ||
-      l.max_header_bytes > std::uint32_t{1} << 30) {
-    return error::of(error_source::config,
-                     "the webhook server on " + where +
-                         " needs at least one connection and a header "
-                         "limit between 1 byte and 1 GiB");
+  auto table = std::make_shared<routing>();
+  table->handlers = std::move(routes);
+  for (const auto& [path, h] : table->handlers) {
+    table->served += (table->served.empty() ? "" : ", ") + path;
   }
-  error_code ec;
-  const auto ip = asio::ip::make_address(config.address, ec);
-  if (ec) {
-    return error::of(error_source::config,
-                     "the webhook address " + quote(config.address) +
-                         " is not an IP address; pass " + config.flag +
-                         " with an IP and a port");
-  }
-  auto s = std::make_shared<state>(executor, std::move(tls), std::move(config),
-                                   std::move(routes));
-  const tcp::endpoint ep(ip, s->config.port);
-  s->acceptor.open(ep.protocol(), ec);
-  if (!ec && ip.is_v6()) s->acceptor.set_option(asio::ip::v6_only(false), ec);
-  // Not SO_REUSEPORT: a second operator on the same port must fail loudly.
-  if (!ec) s->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) s->acceptor.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
-    return error::of(error_source::config, where + " is already in use; pass " +
-                                               s->config.flag +
-                                               " with a free port");
-  }
-  if (!ec) s->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) s->port = s->acceptor.local_endpoint(ec).port();
-  if (ec) {
-    return error::of(error_source::config, "cannot serve the webhook on " +
-                                               where + ": " + ec.message() +
-                                               " (see " + s->config.flag + ")");
-  }
-  return std::unique_ptr<webhook_server>(new webhook_server(std::move(s)));
+
+  http::server_config server;
+  server.name = "webhook";
+  server.address = config.address;
+  server.port = config.port;
+  server.flag = config.flag;
+  server.limits = config.limits;
+  server.hooks.refusal = [](unsigned code, std::string_view reason,
+                            std::string message) {
+    return status_reply(code, reason, std::move(message));
+  };
+  server.hooks.failure = [on_request = config.on_request_failure,
+                          on_handler = config.on_handler_failure](
+                             const http::server_request& req,
+                             std::string_view what,
+                             bool) -> http::server_reply {
+    const std::string path(path_of(req.target));
+    const std::string said =
+        "the handler for " + path + " " +
+        (what.starts_with("the handler ") ? std::string(what.substr(12))
+                                          : std::string(what));
+    if (on_request) return to_server(on_request(to_webhook(req), said));
+    if (on_handler) return to_server(on_handler(said));
+    // Details stay in the log: the reply may reach whoever made the
+    // request.
+    return status_reply(500, "InternalError",
+                        "the webhook's handler for " + path +
+                            " failed; see the operator's log");
+  };
+
+  http::server_handler handler = [table](http::server_request req)
+      -> boost::asio::awaitable<http::server_reply> {
+    const std::string_view path = path_of(req.target);
+    const auto route = table->handlers.find(path);
+    if (route == table->handlers.end()) {
+      table->not_found.fetch_add(1);
+      spdlog::debug("webhook: a request for {}, which is not served", path);
+      co_return status_reply(404, "NotFound",
+                             "the webhook serves no path " + quote(path) +
+                                 "; it serves " + table->served);
+    }
+    // Named, not a temporary in the call: GCC 12 mis-destroys those in a
+    // coroutine call's arguments.
+    webhook_http_request in = to_webhook(std::move(req));
+    webhook_http_reply reply = co_await route->second(std::move(in));
+    co_return to_server(std::move(reply));
+  };
+
+  auto source = [tls = std::move(tls)]() -> http::server_tls {
+    auto ctx = tls();
+    http::server_tls out;
+    out.context = ctx ? ctx->native_handle() : nullptr;
+    out.owner = std::move(ctx);
+    return out;
+  };
+  auto bound = http::tls_server::bind(executor, std::move(source),
+                                      std::move(server), std::move(handler));
+  if (!bound) return bound.error();
+  return std::unique_ptr<webhook_server>(
+      new webhook_server(std::move(*bound), std::move(table)));
 }
 
-webhook_server::webhook_server(std::shared_ptr<state> s)
-    : state_(std::move(s)) {}
+webhook_server::webhook_server(std::unique_ptr<http::tls_server> server,
+                               std::shared_ptr<routing> routes)
+    : server_(std::move(server)), routes_(std::move(routes)) {}
 
-webhook_server::~webhook_server() { stop(); }
+webhook_server::~webhook_server() = default;
 
-unsigned short webhook_server::port() const noexcept { return state_->port; }
+unsigned short webhook_server::port() const noexcept { return server_->port(); }
 
-void webhook_server::start() {
-  if (state_->started) return;
-  state_->started = true;
-  asio::co_spawn(state_->executor, state_->accept_loop(state_),
-                 [](const std::exception_ptr& e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& x) {
-                     spdlog::error("webhook: accepting stopped: {}", x.what());
-                   } catch (...) {
-                   }
-                 });
-}
+void webhook_server::start() { server_->start(); }
 
-void webhook_server::stop() {
-  asio::dispatch(state_->executor, [s = state_] { s->shutdown(); });
-}
+void webhook_server::stop() { server_->stop(); }
 
 webhook_server::stats webhook_server::counts() const {
+  const auto s = server_->counts();
   stats out;
-  out.accepted = state_->accepted.load();
-  out.open = state_->open.load();
-  out.handshakes_failed = state_->handshakes_failed.load();
-  out.requests = state_->requests.load();
-  out.handler_failures = state_->handler_failures.load();
-  out.refused = state_->refused.load();
+  out.accepted = s.accepted;
+  out.open = s.open;
+  out.handshakes_failed = s.handshakes_failed;
+  out.requests = s.requests;
+  out.handler_failures = s.handler_failures;
+  out.refused = s.refused + routes_->not_found.load();
   return out;
-}
-
-void webhook_server::state::shutdown() noexcept {
-  if (stopped) return;
-  stopped = true;
-  error_code ignored;
-  acceptor.close(ignored);
-  slot_free.cancel();
-  for (auto* c : connections) {
-    if (c->at == phase::handshake) {
-      c->abort();
-    } else if (c->at == phase::idle) {
-      // The wait ends; the connection says close_notify and closes.
-      c->idle_timer.cancel();
-    }
-    // A busy connection sees `stopped` once it has answered.
-  }
-}
-
-asio::awaitable<void> webhook_server::state::accept_loop(
-    std::shared_ptr<state> self) {
-  asio::steady_timer pause(executor);
-  while (!stopped) {
-    if (open.load() >= config.limits.max_connections) {
-      // Full: leave further connections in the kernel's backlog rather
-      // than run out of descriptors; a connection ending wakes us.
-      slot_free.expires_at(asio::steady_timer::time_point::max());
-      co_await slot_free.async_wait(use_tuple);
-      continue;
-    }
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (stopped || ec == asio::error::operation_aborted) break;
-    if (ec) {
-      // Out of descriptors or memory: back off rather than spin.
-      spdlog::warn("webhook: accepting a connection failed: {}", ec.message());
-      pause.expires_after(std::chrono::milliseconds(100));
-      co_await pause.async_wait(use_tuple);
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    accepted.fetch_add(1);
-    open.fetch_add(1);
-    // The context current now serves this connection to its end.
-    std::shared_ptr<const webhook_tls_context> ctx;
-    try {
-      ctx = tls_source();
-    } catch (const std::exception& e) {
-      spdlog::error("webhook: no TLS context for a connection: {}", e.what());
-    }
-    asio::co_spawn(executor, serve(self, std::move(socket), std::move(ctx)),
-                   [](const std::exception_ptr& e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& x) {
-                       spdlog::error("webhook: a connection failed: {}",
-                                     x.what());
-                     } catch (...) {
-                     }
-                   });
-  }
-}
-
-asio::awaitable<void> webhook_server::state::serve(
-    std::shared_ptr<state> self, tcp::socket socket,
-    std::shared_ptr<const webhook_tls_context> ctx) {
-  // Counted from accept; uncounted however this coroutine ends.
-  struct registration {
-    state& s;
-    connection* c = nullptr;
-    ~registration() {
-      if (c != nullptr) s.connections.erase(c);
-      s.open.fetch_sub(1);
-      s.slot_free.cancel();
-    }
-  } reg{*self};
-
-  error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
-  std::string peer = ec ? "a client" : endpoint_text(remote);
-  if (!ctx) {
-    spdlog::error(
-        "webhook: the certificate source gave no TLS context (a "
-        "bug); closing the connection from {}",
-        peer);
-    co_return;
-  }
-  SSL* ssl = SSL_new(ctx->native_handle());
-  if (ssl == nullptr) {
-    spdlog::error("webhook: no TLS session for {}: out of memory", peer);
-    co_return;
-  }
-  connection c(std::move(socket), ssl);
-  c.peer = std::move(peer);
-  connections.insert(&c);
-  reg.c = &c;
-  if (stopped) co_return;
-
-  c.stream.next_layer().expires_after(config.limits.handshake_timeout);
-  auto [hec] = co_await c.stream.async_handshake(asio::ssl::stream_base::server,
-                                                 use_tuple);
-  if (hec || c.aborted) {
-    // A scanner, a TLS 1.1 client, a client that does not trust our CA;
-    // OpenSSL has sent the alert saying which.
-    handshakes_failed.fetch_add(1);
-    spdlog::debug("webhook: TLS handshake with {} failed: {}", c.peer,
-                  hec.message());
-    co_return;
-  }
-  co_await session(c);
-}
-
-asio::awaitable<void> webhook_server::state::session(connection& c) {
-  const auto& limits = config.limits;
-  auto& tcp_layer = c.stream.next_layer();
-  beast::flat_buffer buffer(limits.max_header_bytes + read_chunk);
-  bool first = true;
-  for (;;) {
-    // Waiting for a request, which only our own timer may end: a Beast
-    // timeout would close the socket before close_notify could be sent.
-    if (buffer.size() == 0) {
-      c.at = phase::idle;
-      if (stopped) break;
-      tcp_layer.expires_never();
-      const std::size_t room =
-          std::min(read_chunk, buffer.max_size() - buffer.size());
-      const milliseconds wait =
-          first ? limits.read_timeout : limits.idle_timeout;
-      auto got = co_await within(
-          c.idle_timer, wait,
-          c.stream.async_read_some(buffer.prepare(room), use_tuple));
-      if (c.aborted) co_return;
-      if (!got) break;  // idle too long, or stopped
-      const auto& [rec, n] = *got;
-      buffer.commit(n);
-      if (rec) {
-        // eof: the client's close_notify, answered with ours below. Other
-        // errors (a reset, a close without close_notify) leave nothing to
-        // answer.
-        if (rec != asio::error::eof) co_return;
-        break;
-      }
-    }
-    c.at = phase::busy;
-    first = false;
-
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes);
-    tcp_layer.expires_after(limits.read_timeout);
-    auto [rec, rn] =
-        co_await bhttp::async_read_header(c.stream, buffer, parser, use_tuple);
-    if (!rec && !parser.is_done()) {
-      // curl sends this for large bodies and waits a second for it.
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_,
-                                                 parser.get().version()};
-        tcp_layer.expires_after(limits.write_timeout);
-        auto [wec, wn] =
-            co_await bhttp::async_write(c.stream, go_on, use_tuple);
-        if (wec) co_return;
-      }
-      tcp_layer.expires_after(limits.read_timeout);
-      auto [bec, bn] =
-          co_await bhttp::async_read(c.stream, buffer, parser, use_tuple);
-      rec = bec;
-    }
-    if (c.aborted) co_return;
-
-    if (rec) {
-      std::optional<webhook_http_reply> refusal;
-      if (rec == bhttp::error::body_limit) {
-        refusal = status_reply(
-            413, "RequestEntityTooLarge",
-            "the request body is larger than the webhook accepts (" +
-                std::to_string(limits.max_body_bytes) + " bytes)");
-      } else if (rec == bhttp::error::header_limit ||
-                 rec == bhttp::error::buffer_overflow) {
-        refusal = status_reply(
-            431, "RequestHeaderFieldsTooLarge",
-            "the request's headers are larger than the webhook accepts (" +
-                std::to_string(limits.max_header_bytes) + " bytes)");
-      } else if (is_http_error(rec) && rec != bhttp::error::end_of_stream &&
-                 rec != bhttp::error::partial_message) {
-        refusal =
-            status_reply(400, "BadRequest",
-                         "the request is not valid HTTP/1.1: " + rec.message());
-      }
-      if (!refusal) {
-        // Closed, reset or too slow: no one to answer. A timeout has
-        // closed the socket already.
-        spdlog::debug("webhook: {} ended: {}", c.peer, rec.message());
-        co_return;
-      }
-      refused.fetch_add(1);
-      spdlog::debug("webhook: refusing a request from {}: {}", c.peer,
-                    rec.message());
-      // What the parser left unread makes the connection useless: answer,
-      // then close.
-      response res{static_cast<bhttp::status>(refusal->status), 11};
-      res.set(bhttp::field::content_type, refusal->content_type);
-      res.body() = std::move(refusal->body);
-      res.keep_alive(false);
-      res.prepare_payload();
-      if (co_await write(c, res)) co_await close_gracefully(c, true);
-      co_return;
-    }
-
-    requests.fetch_add(1);
-    request req = parser.release();
-    const unsigned version = req.version();
-    const bool keep_alive = req.keep_alive();
-    webhook_http_reply reply = co_await answer(c, std::move(req));
-    if (c.aborted) co_return;
-    if (reply.status < 100 || reply.status > 599) {
-      spdlog::error("webhook: a handler answered with status {}; sending 500",
-                    reply.status);
-      reply = status_reply(500, "InternalError",
-                           "the webhook's handler gave an invalid status");
-    }
-    response res{static_cast<bhttp::status>(reply.status), version};
-    if (!reply.content_type.empty()) {
-      res.set(bhttp::field::content_type, reply.content_type);
-    }
-    res.body() = std::move(reply.body);
-    res.keep_alive(keep_alive && !stopped);
-    res.prepare_payload();
-    if (!co_await write(c, res)) co_return;
-    if (!res.keep_alive()) break;
-  }
-  co_await close_gracefully(c, false);
-}
-
-asio::awaitable<webhook_http_reply> webhook_server::state::answer(
-    const connection& c, request req) {
-  const std::string_view path = path_of(req.target());
-  const auto route = routes.find(path);
-  if (route == routes.end()) {
-    refused.fetch_add(1);
-    spdlog::debug("webhook: {} asked for {}, which is not served", c.peer,
-                  path);
-    std::string served;
-    for (const auto& [p, h] : routes) {
-      served += (served.empty() ? "" : ", ") + p;
-    }
-    co_return status_reply(
-        404, "NotFound",
-        "the webhook serves no path " + quote(path) + "; it serves " + served);
-  }
-  const std::string route_path = route->first;
-
-  webhook_http_request in;
-  in.method = std::string(req.method_string());
-  in.target = std::string(req.target());
-  in.content_type = std::string(req[bhttp::field::content_type]);
-  in.body = std::move(req.body());
-  // Only the failure callback that takes the request needs a copy.
-  std::optional<webhook_http_request> kept;
-  if (config.on_request_failure) kept = in;
-
-  auto call = std::make_shared<handler_call>(executor);
-  call->done.expires_after(config.limits.handler_timeout);
-  asio::co_spawn(
-      executor, run_handler(route->second, std::move(in), call),
-      asio::bind_cancellation_slot(call->cancel.slot(),
-                                   [call](const std::exception_ptr&) {}));
-  if (!call->finished) {
-    co_await call->done.async_wait(use_tuple);
-  }
-
-  std::string what;
-  if (!call->finished) {
-    // It may still end later; whatever it answers then is dropped.
-    call->cancel.emit(asio::cancellation_type::terminal);
-    what = "the handler for " + route_path + " did not answer within " +
-           std::to_string(config.limits.handler_timeout.count()) + " ms";
-  } else if (call->reply) {
-    co_return std::move(*call->reply);
-  } else {
-    what = "the handler for " + route_path + " failed: " + call->failure;
-  }
-  handler_failures.fetch_add(1);
-  spdlog::warn("webhook: {} (request from {})", what, c.peer);
-  co_return failure_reply(kept ? *kept : webhook_http_request{}, route_path,
-                          what);
-}
-
-webhook_http_reply webhook_server::state::failure_reply(
-    const webhook_http_request& req, std::string_view path,
-    const std::string& what) {
-  try {
-    if (config.on_request_failure) return config.on_request_failure(req, what);
-    if (config.on_handler_failure) return config.on_handler_failure(what);
-  } catch (const std::exception& e) {
-    spdlog::error("webhook: answering the failure of {} failed too: {}", path,
-                  e.what());
-  } catch (...) {
-    spdlog::error("webhook: answering the failure of {} failed too", path);
-  }
-  // Details stay in the log: the reply may reach whoever made the request.
-  return status_reply(500, "InternalError",
-                      "the webhook's handler for " + std::string(path) +
-                          " failed; see the operator's log");
-}
-
-asio::awaitable<bool> webhook_server::state::write(connection& c,
-                                                   response& res) {
-  c.stream.next_layer().expires_after(config.limits.write_timeout);
-  auto [wec, wn] = co_await bhttp::async_write(c.stream, res, use_tuple);
-  if (wec) {
-    spdlog::debug("webhook: answering {} failed: {}", c.peer, wec.message());
-    co_return false;
-  }
-  co_return !c.aborted;
-}
-
-asio::awaitable<void> webhook_server::state::close_gracefully(connection& c,
-                                                              bool drain) {
-  c.at = phase::closing;
-  if (c.aborted) co_return;
-  auto& tcp_layer = c.stream.next_layer();
-  // The TCP connection closes right after, so the peer's close_notify is
-  // not awaited (RFC 8446 §6.1 allows it): marked as received, SSL_shutdown
-  // only sends ours.
-  SSL* ssl = c.stream.native_handle();
-  SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
-  tcp_layer.expires_after(config.limits.close_timeout);
-  auto [sec] = co_await c.stream.async_shutdown(use_tuple);
-  if (drain && !sec && !c.aborted) {
-    error_code ignored;
-    tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    // Closing with unread bytes would reset the connection, and the peer
-    // could lose our reply before reading it.
-    std::array<char, 4096> sink{};
-    std::size_t discarded = 0;
-    tcp_layer.expires_after(config.limits.close_timeout);
-    while (discarded < drain_limit) {
-      auto [rec, n] =
-          co_await tcp_layer.async_read_some(asio::buffer(sink), use_tuple);
-      discarded += n;
-      if (rec) break;
-    }
-  }
-  tcp_layer.close();
 }
 
 }  // namespace mca::op

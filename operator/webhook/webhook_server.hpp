@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/core/error.hpp"
+#include "common/http/tls_server.hpp"
 #include "operator/webhook/webhook_tls_context.hpp"
 
 namespace mca::op {
@@ -43,28 +44,10 @@ using webhook_handler =
 using webhook_tls_source =
     std::function<std::shared_ptr<const webhook_tls_context>()>;
 
-struct webhook_server_limits {
-  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
-  // From the first byte of a request to its last (and, for a connection's
-  // first request, from the end of the handshake).
-  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
-  // Writing one reply.
-  std::chrono::milliseconds write_timeout = std::chrono::seconds(10);
-  // Between requests on a keep-alive connection.
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(90);
-  // Below the API server's webhook timeout (10 s by default, at most 30):
-  // past this the server answers on_handler_failure's reply itself, so the
-  // API server gets an answer rather than a timeout.
-  std::chrono::milliseconds handler_timeout = std::chrono::seconds(8);
-  // Sending close_notify, and reading what a client still sends after a
-  // reply that closes the connection, so that it gets to read that reply
-  // rather than a reset.
-  std::chrono::milliseconds close_timeout = std::chrono::seconds(1);
-  std::size_t max_body_bytes = std::size_t{8} * 1024 * 1024;
-  std::size_t max_header_bytes = std::size_t{16} * 1024;
-  // Beyond this, connections wait in the kernel's backlog.
-  std::size_t max_connections = 256;
-};
+// tls_server's limits, whose defaults are the webhook's: handler_timeout
+// (8 s) stays below the API server's webhook timeout (10 s by default, at
+// most 30), so the API server gets an answer rather than a timeout.
+using webhook_server_limits = http::server_limits;
 
 struct webhook_server_config {
   std::string address = "0.0.0.0";  // an IP literal; "::" for dual-stack
@@ -84,9 +67,10 @@ struct webhook_server_config {
       on_request_failure;
 };
 
-// The operator's admission webhook port: HTTPS (HTTP/1.1 with keep-alive)
-// in front of a fixed set of handlers, one per exact path (the query is
-// ignored: the API server appends ?timeout=10s).
+// The operator's admission webhook port: HTTPS (HTTP/1.1 with keep-alive,
+// common's tls_server) in front of a fixed set of handlers, one per exact
+// path (the query is ignored: the API server appends ?timeout=10s), with
+// its own answers worded as Kubernetes Statuses.
 //
 // Per connection: TLS handshake with the context the source gives at
 // accept time (a rotated certificate serves new connections; established
@@ -142,9 +126,11 @@ class webhook_server {
   stats counts() const;
 
  private:
-  struct state;
-  explicit webhook_server(std::shared_ptr<state> s);
-  std::shared_ptr<state> state_;
+  struct routing;
+  webhook_server(std::unique_ptr<http::tls_server> server,
+                 std::shared_ptr<routing> routes);
+  std::unique_ptr<http::tls_server> server_;
+  std::shared_ptr<routing> routes_;
 };
 
 }  // namespace mca::op

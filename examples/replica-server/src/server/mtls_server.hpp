@@ -12,29 +12,22 @@
 
 #include "api/api_types.hpp"
 #include "common/core/error.hpp"
+#include "common/http/tls_server.hpp"
 #include "server/mtls_context.hpp"
 
 namespace replica_server {
 
-struct server_limits {
-  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
-  // From the end of the handshake to the end of the first request's
-  // headers; and reading a request's body.
-  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
-  // From the end of one reply to the end of the next request's headers on
-  // a keep-alive connection.
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
-  std::chrono::milliseconds write_timeout = std::chrono::seconds(10);
-  // Past this the server answers 504 itself; the handler's own I/O has a
-  // shorter timeout (the Kubernetes client's), so this is a backstop.
-  std::chrono::milliseconds handler_timeout = std::chrono::seconds(15);
-  // Sending close_notify, and draining what a refused client still sends
-  // so that it reads our answer rather than a reset.
-  std::chrono::milliseconds close_timeout = std::chrono::seconds(1);
-  std::size_t max_body_bytes = 4096;
-  std::size_t max_header_bytes = std::size_t{8} * 1024;
-  // Beyond this, connections wait in the kernel's backlog.
-  std::size_t max_connections = 128;
+// tls_server's limits with the API's defaults: small bodies (a replica
+// count), and a handler deadline above the Kubernetes client's own timeout,
+// as a backstop.
+struct server_limits : mca::http::server_limits {
+  server_limits() {
+    idle_timeout = std::chrono::seconds(60);
+    handler_timeout = std::chrono::seconds(15);
+    max_body_bytes = 4096;
+    max_header_bytes = std::size_t{8} * 1024;
+    max_connections = 128;
+  }
 };
 
 struct server_config {
@@ -50,7 +43,7 @@ using request_handler =
     std::function<boost::asio::awaitable<api_reply>(api_request)>;
 
 // The API's HTTPS port: mutual TLS (see mtls_context) in front of one
-// handler, HTTP/1.1 with keep-alive.
+// handler, HTTP/1.1 with keep-alive, on MCA's common tls_server.
 //
 // Per connection: the handshake under its deadline (a refusal is logged at
 // warn with the reason: no certificate, unknown CA, expired, not TLS 1.3);
@@ -99,9 +92,8 @@ class mtls_server {
   stats counts() const;
 
  private:
-  struct state;
-  explicit mtls_server(std::shared_ptr<state> s);
-  std::shared_ptr<state> state_;
+  explicit mtls_server(std::unique_ptr<mca::http::tls_server> server);
+  std::unique_ptr<mca::http::tls_server> server_;
 };
 
 }  // namespace replica_server

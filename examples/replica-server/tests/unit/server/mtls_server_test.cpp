@@ -312,8 +312,9 @@ TEST_F(MtlsServer, ABodyOverTheLimitIs413) {
   auto res = client.send(put, error);
   ASSERT_TRUE(res) << error;
   EXPECT_EQ(res->result_int(), 413);
-  EXPECT_EQ(res->body(),
-            R"({"error":"the request body is larger than 16 bytes"})");
+  EXPECT_EQ(
+      res->body(),
+      R"x({"error":"the request body is larger than the server accepts (16 bytes)"})x");
   EXPECT_FALSE(res->keep_alive());
 }
 
@@ -396,8 +397,8 @@ TEST_F(MtlsServer, APortInUseIsAClearError) {
                                  config, echo);
   ASSERT_FALSE(again);
   EXPECT_THAT(again.error().message,
-              HasSubstr(std::to_string(server_->port()) +
-                        " is already in use; pass --listen"));
+              HasSubstr("port " + std::to_string(server_->port()) +
+                        " on 127.0.0.1 is already in use; pass --listen"));
 }
 
 TEST(MtlsContext, NeedsAClientCa) {
