@@ -44,43 +44,7 @@ void discovery_cache::store(std::string key, discovery_answer answer,
 
 namespace {
 
-struct target_answer {
-  std::optional<json> body;
-  std::string content_type;
-  int status = 0;
-  std::string failure;
-};
-
-target_answer judge(const result<http::response>& res) {
-  target_answer a;
-  if (!res) {
-    a.failure = res.error().message;
-    return a;
-  }
-  a.status = res->status;
-  if (res->status != 200) {
-    a.failure = "answered " + std::to_string(res->status);
-    return a;
-  }
-  auto body = json::parse(res->body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    a.failure = "answered with a body that is not a JSON object";
-    return a;
-  }
-  a.body = std::move(body);
-  a.content_type = std::string(res->header("Content-Type"));
-  return a;
-}
-
-// One target's discovery document, judged (owns its arguments: gather).
-asio::awaitable<target_answer> ask(result<std::shared_ptr<upstream_target>> up,
-                                   std::string target, std::string accept,
-                                   std::chrono::milliseconds timeout,
-                                   std::size_t body_limit) {
-  auto res = co_await get_from(std::move(up), std::move(target),
-                               std::move(accept), timeout, body_limit);
-  co_return judge(res);
-}
+using target_answer = judged_answer;
 
 discovery_answer refuse(int status, std::string message) {
   discovery_answer a;
@@ -154,8 +118,8 @@ asio::awaitable<discovery_answer> read_merged_discovery(
     auto up = upstreams.get(spec);
     std::string path = target;
     std::string accept_copy = upstream_accept;
-    asks.push_back(ask(std::move(up), std::move(path), std::move(accept_copy),
-                       timeout, body_limit));
+    asks.push_back(get_json(std::move(up), std::move(path),
+                            std::move(accept_copy), timeout, body_limit));
   }
   std::vector<target_answer> answers = co_await gather(std::move(asks));
   discovery_answer answer = merge(answers, names, target);

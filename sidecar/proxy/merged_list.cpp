@@ -38,36 +38,11 @@ merged_list_answer refuse(int status, std::string message) {
   return merged_list_answer{status, std::move(message), {}};
 }
 
-struct fetched {
-  std::optional<json> body;
-  std::string failure;
-  int status = 0;  // the upstream's, 0 when it never answered
-  // 404 to a list: the cluster does not serve the resource (a CRD installed
-  // on some targets only). It contributes no items and is no failure.
-  bool not_served() const { return !body && status == 404; }
-};
+using fetched = judged_answer;
 
-// One target's answer, judged: its list, or why there is none.
-fetched judge(const result<http::response>& res) {
-  fetched f;
-  if (!res) {
-    f.failure = res.error().message;
-    return f;
-  }
-  f.status = res->status;
-  auto body = json::parse(res->body, nullptr, false);
-  if (res->status != 200) {
-    std::string message;
-    if (body.is_object()) message = body.value("message", "");
-    f.failure = "answered " + std::to_string(res->status);
-    if (!message.empty()) f.failure += ": " + message;
-  } else if (body.is_discarded()) {
-    f.failure = "answered with a body that is not JSON";
-  } else {
-    f.body = std::move(body);
-  }
-  return f;
-}
+// 404 to a list: the cluster does not serve the resource (a CRD installed
+// on some targets only). It contributes no items and is no failure.
+bool not_served(const fetched& f) { return !f.body && f.status == 404; }
 
 std::string describe(const routing::routing_table& table,
                      const routing::decision& decision,
@@ -88,11 +63,11 @@ merged_list_answer merge_answer(std::vector<fetched>& results,
   std::vector<fanout::cluster_list> lists;
   std::vector<std::string> missing;
   std::string failures;
-  std::vector<std::string> not_served;
+  std::vector<std::string> absent;  // not serving the resource
   for (std::size_t i = 0; i < names.size(); ++i) {
     fetched& f = results[i];
-    if (f.not_served()) {
-      not_served.push_back(names[i]);
+    if (not_served(f)) {
+      absent.push_back(names[i]);
     } else if (f.body) {
       fanout::cluster_list one;
       one.cluster = names[i];
@@ -114,14 +89,14 @@ merged_list_answer merge_answer(std::vector<fetched>& results,
                     ? fanout::merge_tables(std::move(lists), missing, no_paging)
                     : fanout::merge_lists(std::move(lists), missing, no_paging);
   if (!merged) return refuse(502, about + ": " + merged.error().message);
-  if (!not_served.empty()) {
+  if (!absent.empty()) {
     // "0" for them, as skip_page records them: a watch from this version
     // takes them from any version, so their objects arrive as ADDED should
     // the resource appear there.
     auto& version = merged->body["metadata"]["resourceVersion"];
     auto listed = fanout::decode(version.get<std::string>());
     if (!listed) return refuse(500, about + ": " + listed.error().message);
-    for (const auto& name : not_served) {
+    for (const auto& name : absent) {
       *listed = fanout::with(std::move(*listed), name, "0");
     }
     auto encoded = fanout::encode(*listed);
@@ -207,16 +182,6 @@ std::string nothing_target(const std::string& target) {
       target, {"fieldSelector", "limit", "continue", "resourceVersion"}, set);
 }
 
-// One list request to one target, judged (owns its arguments: gather).
-asio::awaitable<fetched> fetch(result<std::shared_ptr<upstream_target>> up,
-                               std::string target, std::string accept,
-                               std::chrono::milliseconds timeout,
-                               std::size_t body_limit) {
-  auto res = co_await get_from(std::move(up), std::move(target),
-                               std::move(accept), timeout, body_limit);
-  co_return judge(res);
-}
-
 std::int64_t limit_of(const std::string& text) {
   std::int64_t n = 0;
   for (const char c : text) {
@@ -278,18 +243,18 @@ asio::awaitable<merged_list_answer> read_merged_list(
       // coroutine's argument list.
       auto up = upstreams.get(table, plan.cluster);
       std::string target = page_target(request.target, plan);
-      fetched f = co_await fetch(std::move(up), std::move(target),
-                                 upstream_accept, timeout, body_limit);
+      fetched f = co_await get_json(std::move(up), std::move(target),
+                                    upstream_accept, timeout, body_limit);
       if (f.body) {
         co_return page_answer(f, plan, names, want_table, about, missing);
       }
       // A cluster without the resource is left out; a failing one only
       // when the rule allows partial lists.
-      if (!f.not_served() && !decision.allow_partial) {
+      if (!not_served(f) && !decision.allow_partial) {
         co_return refuse(503, about + ", and it failed for " + plan.cluster +
                                   ": " + f.failure);
       }
-      if (!f.not_served()) missing.push_back(plan.cluster);
+      if (!not_served(f)) missing.push_back(plan.cluster);
       if (plan.cluster_index + 1 < names.size()) {
         auto next = fanout::skip_page(plan, names);
         if (!next) co_return refuse(500, about + ": " + next.error().message);
@@ -305,8 +270,8 @@ asio::awaitable<merged_list_answer> read_merged_list(
         }
         auto other = upstreams.get(table, names[i]);
         std::string nothing = nothing_target(request.target);
-        fetched empty = co_await fetch(std::move(other), std::move(nothing),
-                                       upstream_accept, timeout, body_limit);
+        fetched empty = co_await get_json(std::move(other), std::move(nothing),
+                                          upstream_accept, timeout, body_limit);
         if (!empty.body || !(*empty.body)["metadata"].is_object()) continue;
         auto& meta = (*empty.body)["metadata"];
         meta["resourceVersion"] = "0";
@@ -333,8 +298,8 @@ asio::awaitable<merged_list_answer> read_merged_list(
     // Named, not temporaries in the call: see fetch's other callers.
     std::string accept_copy = upstream_accept;
     auto up = upstreams.get(table, names[i]);
-    reads.push_back(fetch(std::move(up), std::move((*targets)[i]),
-                          std::move(accept_copy), timeout, body_limit));
+    reads.push_back(get_json(std::move(up), std::move((*targets)[i]),
+                             std::move(accept_copy), timeout, body_limit));
   }
   std::vector<fetched> results = co_await gather(std::move(reads));
   co_return merge_answer(results, decision, want_table, about);

@@ -48,20 +48,6 @@ struct upstream_item {
   std::string why;         // without event and not clean
 };
 
-// The message of an upstream's refusal: its Status message when it sent
-// one, else its status code.
-std::string refusal_message(int status, const std::string& body) {
-  const auto parsed = json::parse(body, nullptr, false);
-  std::string message;
-  if (parsed.is_object() && parsed.contains("message") &&
-      parsed["message"].is_string()) {
-    message = parsed["message"].get<std::string>();
-  }
-  std::string out = "answered " + std::to_string(status);
-  if (!message.empty()) out += ": " + message;
-  return out;
-}
-
 std::string describe(const routing::routing_table& table,
                      const routing::decision& decision,
                      const std::string& resource) {
@@ -186,7 +172,7 @@ asio::awaitable<open_attempt> open_one(
   }
   stream->close();
   a.not_served = a.status == 404;
-  a.failure = refusal_message(a.status, body);
+  a.failure = refusal_text(a.status, body);
   co_return a;
 }
 

@@ -42,4 +42,47 @@ boost::asio::awaitable<result<http::response>> get_from(
   co_return co_await (*up)->probe().send(get_request(target, accept), options);
 }
 
+std::string refusal_text(int status, std::string_view body) {
+  const auto parsed = nlohmann::json::parse(body, nullptr, false);
+  std::string out = "answered " + std::to_string(status);
+  if (parsed.is_object()) {
+    const auto message = parsed.find("message");
+    if (message != parsed.end() && message->is_string() &&
+        !message->get_ref<const std::string&>().empty()) {
+      out += ": " + message->get<std::string>();
+    }
+  }
+  return out;
+}
+
+judged_answer judge(const result<http::response>& res) {
+  judged_answer a;
+  if (!res) {
+    a.failure = res.error().message;
+    return a;
+  }
+  a.status = res->status;
+  if (res->status != 200) {
+    a.failure = refusal_text(res->status, res->body);
+    return a;
+  }
+  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  if (!body.is_object()) {
+    a.failure = "answered with a body that is not a JSON object";
+    return a;
+  }
+  a.body = std::move(body);
+  a.content_type = std::string(res->header("Content-Type"));
+  return a;
+}
+
+boost::asio::awaitable<judged_answer> get_json(
+    result<std::shared_ptr<upstream_target>> up, std::string target,
+    std::string accept, std::chrono::milliseconds timeout,
+    std::size_t body_limit) {
+  auto res = co_await get_from(std::move(up), std::move(target),
+                               std::move(accept), timeout, body_limit);
+  co_return judge(res);
+}
+
 }  // namespace mca::sidecar

@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/core/error.hpp"
 #include "common/http/transport.hpp"
@@ -32,6 +34,26 @@ result<std::vector<std::string>> cluster_targets(
 // One GET to one upstream (or the reason there is none). Owns its
 // arguments, so it can run under gather().
 boost::asio::awaitable<result<http::response>> get_from(
+    result<std::shared_ptr<upstream_target>> up, std::string target,
+    std::string accept, std::chrono::milliseconds timeout,
+    std::size_t body_limit);
+
+// "answered 503", with the upstream's Status message when its body has one:
+// how merged reads name an upstream's refusal.
+std::string refusal_text(int status, std::string_view body);
+
+// One upstream's answer to a merged read's GET, judged: its body when it
+// answered 200 with a JSON object, else why not.
+struct judged_answer {
+  std::optional<nlohmann::json> body;
+  std::string content_type;  // of a 200
+  int status = 0;            // the upstream's; 0 when it never answered
+  std::string failure;       // without body: what went wrong
+};
+judged_answer judge(const result<http::response>& res);
+
+// get_from, judged. Owns its arguments, so it can run under gather().
+boost::asio::awaitable<judged_answer> get_json(
     result<std::shared_ptr<upstream_target>> up, std::string target,
     std::string accept, std::chrono::milliseconds timeout,
     std::size_t body_limit);

@@ -49,6 +49,9 @@ class FanOut : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
+    // Set-up failed before the namespace existed (no clusters): nothing to
+    // clean up, and the failure is already reported.
+    if (ns_ == nullptr) return;
     for (const char* cluster : {"home", "east", "west"}) {
       env_->kubectl(cluster, {"-n", *ns_, "delete", "configmaps", "-l", "fan",
                               "--wait=false"});
