@@ -14,7 +14,7 @@ export MCA_TESTENV_DIR := $(TESTENV_DIR)
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 
 .PHONY: all deps configure build test test-unit test-integration testenv testenv-up \
-        testenv-down testenv-status demo bench format format-check lint asan clean \
+        testenv-down testenv-status demo demo-down bench format format-check lint asan clean \
         images
 
 all: deps build
@@ -55,16 +55,15 @@ testenv-down:
 testenv-status:
 	hack/testenv status --dir $(TESTENV_DIR)
 
-# The main job, grown by later issues into the full routing demo. For now:
-# dependencies, the build, and three local clusters with their endpoints.
+# The routing demo (hack/demo): three local clusters, the operator as a
+# local process under the chart's RBAC with its webhook, ClusterTargets, a
+# RoutingPolicy, an injected Pod and its sidecar, then kubectl through the
+# sidecar. It keeps running for you to try; demo-down stops and removes it.
 demo: deps build testenv
-	@hack/testenv status --dir $(TESTENV_DIR) >/dev/null 2>&1 || hack/testenv up --dir $(TESTENV_DIR)
-	@hack/testenv status --dir $(TESTENV_DIR)
-	@echo
-	@echo "Clusters: $(TESTENV_DIR)/clusters.json"
-	@echo "Try:      hack/testenv kubectl --kubeconfig $(TESTENV_DIR)/kubeconfig --context east get namespaces"
-	@echo "          $(BUILD_DIR)/sidecar/mca-sidecar --version"
-	@echo "Stop:     make testenv-down"
+	@hack/demo up --dir $(TESTENV_DIR) --build-dir $(BUILD_DIR)
+
+demo-down:
+	@hack/demo down --dir $(TESTENV_DIR)
 
 # Client and sidecar figures against the developer clusters (make testenv-up
 # first).
