@@ -96,6 +96,18 @@ done
 check "the demo printed the merged read with rows of all three clusters" \
   bash -c 'for c in home east west; do grep -Eq "^    [^ ]+ +[^ ]+ +$c +" "$1" || exit 1; done' _ "$WORK/demo.out"
 
+# README.md's worked example is the policy the demo applied (but for the
+# label that lets demo-down find it).
+awk '/^## A worked RoutingPolicy/ { section = 1 } section && /^```yaml/ { inside = 1; next }
+     inside && /^```/ { exit } inside' "$SRC/README.md" >"$WORK/readme-policy.yaml"
+grep -v 'app.kubernetes.io/part-of: mca-demo' "$STATE/policy.yaml" | sed "s/namespace: $NS\$/namespace: demo/" >"$WORK/demo-policy.yaml"
+if diff -u "$WORK/readme-policy.yaml" "$WORK/demo-policy.yaml" >"$WORK/policy.diff"; then
+  pass "README.md's worked RoutingPolicy is the one the demo applied"
+else
+  fail "README.md's worked RoutingPolicy is the one the demo applied"
+  sed 's/^/    /' "$WORK/policy.diff"
+fi
+
 # ---------------------------------------------------------------- live change
 check "the policy in force has the live change's rule" \
   grep -q south-configmaps <(curl -s "http://127.0.0.1:$(cat "$STATE/sidecar.admin-port")/routes")
