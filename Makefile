@@ -59,7 +59,9 @@ testenv-status:
 # local process under the chart's RBAC with its webhook, ClusterTargets, a
 # RoutingPolicy, an injected Pod and its sidecar, then kubectl through the
 # sidecar. It keeps running for you to try; demo-down stops and removes it.
-demo: deps build testenv
+# It builds only the two binaries (make test builds the tests too).
+demo: deps configure testenv
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target mca-operator mca-sidecar
 	@hack/demo up --dir $(TESTENV_DIR) --build-dir $(BUILD_DIR)
 
 demo-down:
