@@ -21,6 +21,10 @@ PACKAGES=(
   # examples/replica-server: its scripts make certificates with the openssl
   # command and test with curl (above).
   openssl
+  # bench/proxy: the reverse proxies MCA is compared with, and the load
+  # generator. Their services are not started (see policy-rc.d below):
+  # the benchmark runs its own instances with its own configurations.
+  nginx haproxy wrk
 )
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -46,6 +50,13 @@ fi
 
 echo "hack/install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# nginx and haproxy would start their system services on install (port 80
+# on a developer's machine): a policy-rc.d that denies it, for the install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
+  trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "hack/install-deps.sh: done"

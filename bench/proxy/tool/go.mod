@@ -1,0 +1,3 @@
+module mca.local/bench/proxy/tool
+
+go 1.26
