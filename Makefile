@@ -14,7 +14,7 @@ export MCA_TESTENV_DIR := $(TESTENV_DIR)
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 
 .PHONY: all deps configure build test test-unit test-integration testenv testenv-up \
-        testenv-down testenv-status demo demo-down bench format format-check lint asan clean \
+        testenv-down testenv-status demo demo-down bench bench-smoke format format-check lint asan clean \
         images
 
 all: deps build
@@ -67,11 +67,22 @@ demo: deps configure testenv
 demo-down:
 	@hack/demo down --dir $(TESTENV_DIR)
 
-# Client and sidecar figures against the developer clusters (make testenv-up
-# first).
-bench: build
+# The benchmarks (bench/README.md): the data-plane comparison of mca-sidecar
+# with direct access, nginx, HAProxy and a Go reverse proxy, written to
+# $(BENCH_OUT)/proxy.{json,txt}, then the client and sidecar figures. Run on
+# an otherwise idle machine. bench-smoke: a second per point, to show the
+# harness works (CI runs it); its figures mean nothing.
+BENCH_OUT ?= $(BUILD_DIR)/bench-results
+bench: deps build testenv
+	@hack/testenv status --dir $(TESTENV_DIR) >/dev/null 2>&1 || hack/testenv up --dir $(TESTENV_DIR)
+	@mkdir -p $(BENCH_OUT)
+	bench/proxy/run.py --build $(BUILD_DIR) --testenv $(TESTENV_DIR) --json $(BENCH_OUT)/proxy.json
 	$(BUILD_DIR)/bench/kube_client_bench
 	$(BUILD_DIR)/bench/sidecar_bench
+
+bench-smoke: deps build testenv
+	@hack/testenv status --dir $(TESTENV_DIR) >/dev/null 2>&1 || hack/testenv up --dir $(TESTENV_DIR)
+	bench/proxy/run.py --smoke --build $(BUILD_DIR) --testenv $(TESTENV_DIR)
 
 format:
 	clang-format -i $(SOURCES)

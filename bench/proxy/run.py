@@ -618,11 +618,19 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     text = report(result)
     print(text)
+    broken = [f"{case['title']}: {p['path']} at {p['conns']} connections "
+              f"({p['requests']} requests, {p['non_2xx']} not 2xx, {p['socket_errors']} socket errors)"
+              for case in result["cases"] for p in case["points"]
+              if p["requests"] == 0 or p["non_2xx"] or p["socket_errors"]]
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=2)
         with open(os.path.splitext(a.json)[0] + ".txt", "w") as f:
             f.write(text + "\n")
+    if broken:
+        # A path that fails requests measures nothing: the run fails, so
+        # that `make bench-smoke` in CI catches a harness gone wrong.
+        raise BenchError("requests failed on:\n  " + "\n  ".join(broken))
     return 0
 
 
