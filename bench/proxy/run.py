@@ -54,7 +54,7 @@ class BenchError(Exception):
 def sh(args, stdin=None, check=True, env=None):
     r = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env)
     if check and r.returncode != 0:
-        raise BenchError(f"{' '.join(args[:4])}...: exit {r.returncode}: {r.stderr.strip()[:2000]}")
+        raise BenchError(f"{' '.join(args[:4])}...: exit {r.returncode}: {(r.stderr or r.stdout).strip()[:2000]}")
     return r.stdout
 
 
@@ -427,7 +427,7 @@ def parse_wrk(text):
 def run_wrk(port, target, conns, seconds, token, cpu):
     threads = 1 if conns == 1 else 2
     argv = ["taskset", "-c", cpu, need("wrk", "run hack/install-deps.sh"), "--latency",
-            "-t", str(threads), "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s",
+            "-t", str(threads), "-c", str(conns), "-d", f"{seconds:g}s", "--timeout", "10s",
             "-H", f"Authorization: Bearer {token}", "-H", "Accept: application/json",
             f"https://127.0.0.1:{port}{target}"]
     return parse_wrk(sh(argv))

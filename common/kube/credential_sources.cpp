@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <system_error>
@@ -25,18 +26,24 @@ class static_source final : public credential_source {
 
 // The kubelet rotates projected service-account tokens by swapping the file
 // (a symlink flip); re-read it whenever its modification time or size
-// changes, and at least once a minute in case a rewrite kept both.
+// changes, and at least once a minute in case a rewrite kept both. The
+// proxy asks for the token on every request, so the file is looked at
+// (two stat calls) at most once a second: the kubelet writes a new token
+// minutes before the old one expires, and a 401 (invalidate) looks at once.
 class token_file_source final : public credential_source {
  public:
-  explicit token_file_source(std::filesystem::path path)
-      : path_(std::move(path)) {}
+  token_file_source(std::filesystem::path path,
+                    std::function<std::chrono::steady_clock::time_point()> now)
+      : path_(std::move(path)), now_(std::move(now)) {}
 
   result<credential> get() override {
     std::lock_guard lock(mutex_);
+    const auto now = now_();
+    if (loaded_ && now - checked_at_ < std::chrono::seconds(1)) return cred_;
+    checked_at_ = now;
     std::error_code ec;
     const auto mtime = std::filesystem::last_write_time(path_, ec);
     const auto size = ec ? 0 : std::filesystem::file_size(path_, ec);
-    const auto now = std::chrono::steady_clock::now();
     if (!ec && loaded_ && mtime == mtime_ && size == size_ &&
         now - read_at_ < std::chrono::minutes(1)) {
       return cred_;
@@ -71,6 +78,7 @@ class token_file_source final : public credential_source {
   void invalidate() override {
     std::lock_guard lock(mutex_);
     read_at_ = {};
+    checked_at_ = {};
   }
 
   std::string describe() const override {
@@ -79,6 +87,8 @@ class token_file_source final : public credential_source {
 
  private:
   std::filesystem::path path_;
+  std::function<std::chrono::steady_clock::time_point()> now_;
+  std::chrono::steady_clock::time_point checked_at_{};
   std::mutex mutex_;
   credential cred_;
   std::filesystem::file_time_type mtime_{};
@@ -88,6 +98,13 @@ class token_file_source final : public credential_source {
 };
 
 }  // namespace
+
+std::shared_ptr<credential_source> make_token_file_source(
+    std::filesystem::path path,
+    std::function<std::chrono::steady_clock::time_point()> now) {
+  if (!now) now = [] { return std::chrono::steady_clock::now(); };
+  return std::make_shared<token_file_source>(std::move(path), std::move(now));
+}
 
 std::string authorization_value(const credential& cred) {
   if (!cred.bearer_token.empty()) return "Bearer " + cred.bearer_token;
@@ -113,7 +130,7 @@ std::shared_ptr<credential_source> make_credential_source(
         cred, "bearer token from " + config.origin);
   }
   if (!auth.token_file.empty()) {
-    return std::make_shared<token_file_source>(auth.token_file);
+    return make_token_file_source(auth.token_file);
   }
   if (!auth.username.empty()) {
     cred.basic_username = auth.username;

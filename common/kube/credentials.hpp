@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +51,13 @@ class credential_source {
 // client certificate, basic auth, exec plugin, or none (anonymous).
 std::shared_ptr<credential_source> make_credential_source(
     const client_config& config);
+
+// A bearer token file (config.auth.token_file), re-read when it is
+// rotated; `now` is the clock it throttles its checks by (tests inject
+// one; empty: the steady clock).
+std::shared_ptr<credential_source> make_token_file_source(
+    std::filesystem::path path,
+    std::function<std::chrono::steady_clock::time_point()> now = {});
 
 // An exec credential plugin (client.authentication.k8s.io v1 / v1beta1):
 // runs the command with its args and env (plus KUBERNETES_EXEC_INFO),

@@ -226,4 +226,22 @@ decision match(const routing_table& table, const request_facts& facts) {
                     ": no rule matches and it has no defaultTarget");
 }
 
+bool placement_ambiguous(const routing_table& table, const request_info& info) {
+  if (!info.is_resource_request) return false;
+  if (info.namespace_name.empty()) {
+    return std::any_of(
+        table.rules.begin(), table.rules.end(), [](const rule& r) {
+          return r.match.needs_object_metadata() || r.fan_out.has_value();
+        });
+  }
+  request_info named = info;
+  named.kind = verb::get;
+  named.name.clear();
+  named.watch = false;
+  request_facts facts;
+  facts.info = &named;  // labels and annotations unknown, as for a get
+  const auto d = match(table, facts);
+  return d.what == decision::kind::locate;
+}
+
 }  // namespace mca::routing

@@ -81,4 +81,14 @@ struct decision {
 // matches and it has no defaultTarget".
 decision match(const routing_table& table, const request_facts& facts);
 
+// Whether an object of `info`'s resource in `info`'s namespace could be in
+// more than one target, so that a request naming it must be located (label
+// or fan-out rules could have put it in several). Only then is what a list,
+// watch or create shows of placements worth learning: parsing a large list
+// to learn what no request will ask costs the proxy more than the relay.
+// True for a collection across namespaces (its objects' namespaces are not
+// known yet) when any rule could place by labels; rules matching by `names`
+// are not considered (a collection names no object).
+bool placement_ambiguous(const routing_table& table, const request_info& info);
+
 }  // namespace mca::routing

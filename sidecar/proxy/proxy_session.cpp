@@ -461,7 +461,8 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   const bool fan_out_rules =
       std::any_of(table->rules.begin(), table->rules.end(),
                   [](const routing::rule& r) { return r.fan_out.has_value(); });
-  rs.learn_placements = label_rules;
+  rs.learn_placements =
+      label_rules && routing::placement_ambiguous(*table, *info);
   const bool translate = fan_out_rules && is_write(info->kind) &&
                          fanout::is_translatable(rs.content_type);
   const bool inspect_body =
@@ -1033,9 +1034,15 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
         clowest.expires_at(deadline);
       }
     };
-    client_deadline();
-    auto [hec, hn] = co_await bhttp::async_write_header(client_, sr, use_tuple);
-    clean = !hec;
+    if (streaming) {
+      // A watch's client learns at once that it is open; an ordinary
+      // response's header goes out with its first body bytes instead, in
+      // one TLS record and one send (a small answer in a single write).
+      client_deadline();
+      auto [hec, hn] =
+          co_await bhttp::async_write_header(client_, sr, use_tuple);
+      clean = !hec;
+    }
     std::array<char, relay_chunk> buf{};
     while (clean && !rp->is_done()) {
       rp->get().body().data = buf.data();
@@ -1062,13 +1069,15 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
       learn_chunk(std::string_view(buf.data(), got));
       res.body().data = buf.data();
       res.body().size = got;
-      res.body().more = true;
+      // The last bytes carry the end of the body (the terminating chunk)
+      // in the same write.
+      res.body().more = streaming || !rp->is_done();
       client_deadline();
       auto [wec, wn] = co_await bhttp::async_write(client_, sr, use_tuple);
       if (wec == bhttp::error::need_buffer) wec = {};
       if (wec) clean = false;
     }
-    if (clean) {
+    if (clean && !sr.is_done()) {
       // The end of the body; for a drained watch, the terminating chunk
       // that tells the client the watch ended rather than broke.
       res.body().data = nullptr;

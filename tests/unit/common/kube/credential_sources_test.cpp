@@ -1,3 +1,4 @@
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -32,22 +33,44 @@ class CredentialSources : public ::testing::Test {
 
 TEST_F(CredentialSources,
        TokenFileIsReadTrimmedAndReReadWhenTheKubeletRotatesIt) {
-  client_config config;
-  config.auth.token_file = dir_ / "token";
-  write(config.auth.token_file, "first-token\n");
-  auto source = make_credential_source(config);
+  const fs::path file = dir_ / "token";
+  write(file, "first-token\n");
+  auto now = std::chrono::steady_clock::now();
+  auto source = make_token_file_source(file, [&] { return now; });
   auto first = source->get();
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(first->bearer_token, "first-token");
 
   // The kubelet swaps the file; a different size is a change even within
   // the same second of modification time.
-  write(config.auth.token_file, "second-token-longer\n");
+  write(file, "second-token-longer\n");
+  now += std::chrono::milliseconds(1001);
   auto second = source->get();
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_EQ(second->bearer_token, "second-token-longer");
   EXPECT_THAT(source->describe(), HasSubstr("token file"));
   EXPECT_THAT(source->describe(), Not(HasSubstr("second-token")));
+}
+
+// The proxy asks for the token on every request: the file is looked at
+// no more than once a second, unless the API server said 401.
+TEST_F(CredentialSources,
+       TokenFileIsCheckedAtMostOnceASecondUnlessInvalidated) {
+  const fs::path file = dir_ / "token";
+  write(file, "first-token\n");
+  auto now = std::chrono::steady_clock::now();
+  auto source = make_token_file_source(file, [&] { return now; });
+  ASSERT_EQ(source->get()->bearer_token, "first-token");
+
+  write(file, "second-token-longer\n");
+  now += std::chrono::milliseconds(999);
+  EXPECT_EQ(source->get()->bearer_token, "first-token");
+  now += std::chrono::milliseconds(2);
+  EXPECT_EQ(source->get()->bearer_token, "second-token-longer");
+
+  write(file, "third-token\n");
+  source->invalidate();
+  EXPECT_EQ(source->get()->bearer_token, "third-token");
 }
 
 TEST_F(CredentialSources,

@@ -531,3 +531,64 @@ TEST(MatcherFanOut, UnknownLabelsMakeEveryTargetACandidate) {
 
 }  // namespace
 }  // namespace mca::routing
+
+namespace mca::routing {
+namespace {
+
+// When is a list's, watch's or create's placement worth learning: only
+// where a request naming the object would otherwise have to locate it.
+TEST(PlacementAmbiguous, OnlyWhereLabelOrFanOutRulesCouldPlaceTheObject) {
+  const auto t = table(R"(  - name: team-a-east
+    match:
+      resources: [{group: "", resource: configmaps}]
+      namespaces: [team-a]
+      labelSelector: {matchLabels: {region: east}}
+    target: east
+  - name: shared
+    match:
+      resources: [{group: "", resource: secrets}]
+      namespaces: [shared]
+    targets: [home, west]
+  - name: deployments-west
+    match:
+      resources: [{group: apps, resource: deployments}]
+    target: west
+)");
+  const struct {
+    std::string path;
+    bool ambiguous;
+  } rows[] = {
+      // A label rule covers team-a's ConfigMaps: home (default) or east.
+      {"/api/v1/namespaces/team-a/configmaps", true},
+      {"/api/v1/namespaces/team-a/configmaps?watch=1", true},
+      // ... but not another namespace's: they can only be home.
+      {"/api/v1/namespaces/bench/configmaps", false},
+      // A fan-out rule: the object is in one of its targets.
+      {"/api/v1/namespaces/shared/secrets", true},
+      {"/api/v1/namespaces/team-a/secrets", false},
+      // A plain rule decides by path alone.
+      {"/apis/apps/v1/namespaces/team-a/deployments", false},
+      // Across namespaces: not known until the objects are seen.
+      {"/api/v1/configmaps", true},
+      {"/version", false},
+  };
+  for (const auto& row : rows) {
+    const auto info = classify("GET", row.path);
+    ASSERT_TRUE(info) << row.path;
+    EXPECT_EQ(placement_ambiguous(t, *info), row.ambiguous) << row.path;
+  }
+  // Without label or fan-out rules nothing is ever ambiguous.
+  const auto plain = table(R"(  - name: deployments-west
+    match:
+      resources: [{group: apps, resource: deployments}]
+    target: west
+)");
+  for (const char* path : {"/api/v1/configmaps", "/api/v1/namespaces/a/pods"}) {
+    const auto info = classify("GET", path);
+    ASSERT_TRUE(info);
+    EXPECT_FALSE(placement_ambiguous(plain, *info)) << path;
+  }
+}
+
+}  // namespace
+}  // namespace mca::routing
