@@ -568,10 +568,17 @@ def main():
                 # Direct, the client sends the upstream's token; through a
                 # proxy, an app token the proxy must replace.
                 token = open(up["token_file"]).read().strip() if path == "direct" else "app-token-to-strip"
+                # Each path must answer each request whole before it is
+                # timed: a LIST is parsed and its 500 items counted.
                 for kind, target, title in up["requests"]:
-                    n = len(one_request(port, target, token))
-                    if kind == "LIST" and n < 100000:
-                        raise BenchError(f"{path}: the LIST answered {n} bytes, not 500 ConfigMaps")
+                    body = one_request(port, target, token)
+                    try:
+                        doc = json.loads(body)
+                    except ValueError as e:
+                        raise BenchError(f"{path}: {kind} {target} answered {len(body)} bytes "
+                                         f"that are not JSON ({e})")
+                    if kind == "LIST" and len(doc.get("items", [])) != 500:
+                        raise BenchError(f"{path}: the LIST has {len(doc.get('items', []))} items, not 500")
                 if proc:
                     time.sleep(1)
                     result["memory"].setdefault(path, {"idle_rss_kib": 0, "peak_rss_kib": 0})

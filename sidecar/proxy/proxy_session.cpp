@@ -1044,9 +1044,15 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
       clean = !hec;
     }
     std::array<char, relay_chunk> buf{};
+    // What one write may carry so that Beast's flat_stream sends the chunk
+    // framing and the bytes in one TLS record (it flattens at most 16 KiB;
+    // above that the few bytes of a chunk's size line go out alone).
+    constexpr std::size_t write_limit = std::size_t{16} * 1024 - 64;
+    static_assert(write_limit <= relay_chunk);
+    std::size_t filled = 0;
     while (clean && !rp->is_done()) {
-      rp->get().body().data = buf.data();
-      rp->get().body().size = buf.size();
+      rp->get().body().data = buf.data() + filled;
+      rp->get().body().size = write_limit - filled;
       if (streaming) {
         beast::get_lowest_layer(up).expires_after(
             shared_.limits.stream_idle_timeout);
@@ -1064,11 +1070,20 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
         }
         break;
       }
-      const std::size_t got = buf.size() - rp->get().body().size;
+      const std::size_t got = write_limit - filled - rp->get().body().size;
       if (got == 0) continue;
-      learn_chunk(std::string_view(buf.data(), got));
+      learn_chunk(std::string_view(buf.data() + filled, got));
+      filled += got;
+      // The API server sends a list item per chunk (about 1 KiB), and each
+      // read ends at a chunk: relaying each alone cost a TLS record, a send
+      // and a timer per item. An ordinary response is gathered into writes
+      // of nearly write_limit; a stream's bytes go out as they come.
+      if (!streaming && !rp->is_done() && write_limit - filled > 2048) {
+        continue;
+      }
       res.body().data = buf.data();
-      res.body().size = got;
+      res.body().size = filled;
+      filled = 0;
       // The last bytes carry the end of the body (the terminating chunk)
       // in the same write.
       res.body().more = streaming || !rp->is_done();
@@ -1080,8 +1095,10 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::forward(
     if (clean && !sr.is_done()) {
       // The end of the body; for a drained watch, the terminating chunk
       // that tells the client the watch ended rather than broke.
-      res.body().data = nullptr;
-      res.body().size = 0;
+      // With what is still gathered: the read that ended the message may
+      // have brought no new bytes of its own.
+      res.body().data = filled > 0 ? buf.data() : nullptr;
+      res.body().size = filled;
       res.body().more = false;
       client_deadline();
       auto [wec, wn] = co_await bhttp::async_write(client_, sr, use_tuple);
