@@ -483,10 +483,12 @@ def report(result):
         out.append(table(f"\n{case['title']}",
                          ["path", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "+p50 ms", "+p99 ms",
                           "CPU s/10k", "errors"], rows))
-    rows = [[path, fmt(m["idle_rss_kib"] / 1024, 1), fmt(m["peak_rss_kib"] / 1024, 1)]
+    rows = [[path, fmt(m["idle_rss_kib"] / 1024, 1), fmt(m.get("idle_anon_kib", 0) / 1024, 1),
+             fmt(m["peak_rss_kib"] / 1024, 1)]
             for path, m in result["memory"].items()]
-    out.append(table("\nProxy memory (MiB; idle after start and one request, peak over the whole run)",
-                     ["path", "idle RSS", "peak RSS"], rows))
+    out.append(table("\nProxy memory (MiB; idle after start and one request, peak over the whole run;"
+                     " anon = RssAnon, without shared library pages)",
+                     ["path", "idle RSS", "idle anon", "peak RSS"], rows))
     if result.get("watch"):
         rows = []
         for path, w in result["watch"].items():
@@ -581,9 +583,15 @@ def main():
                         raise BenchError(f"{path}: the LIST has {len(doc.get('items', []))} items, not 500")
                 if proc:
                     time.sleep(1)
-                    result["memory"].setdefault(path, {"idle_rss_kib": 0, "peak_rss_kib": 0})
+                    result["memory"].setdefault(path, {"idle_rss_kib": 0, "idle_anon_kib": 0,
+                                                       "peak_rss_kib": 0})
                     if up["name"] == "static":
-                        result["memory"][path]["idle_rss_kib"] = memory_kib(proc.pids(), "VmRSS")
+                        m = result["memory"][path]
+                        m["idle_rss_kib"] = memory_kib(proc.pids(), "VmRSS")
+                        # RSS counts the shared libraries' pages, which every
+                        # process mapping the same files shares; RssAnon is
+                        # what this process alone adds.
+                        m["idle_anon_kib"] = memory_kib(proc.pids(), "RssAnon")
                 for kind, target, title in up["requests"]:
                     case = cases.setdefault(title, {"title": title, "points": []})
                     for conns in concurrency:
