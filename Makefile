@@ -69,7 +69,9 @@ demo-down:
 
 # The benchmarks (bench/README.md): the data-plane comparison of mca-sidecar
 # with direct access, nginx, HAProxy and a Go reverse proxy, written to
-# $(BENCH_OUT)/proxy.{json,txt}, then the client and sidecar figures. Run on
+# $(BENCH_OUT)/proxy.{json,txt}, the control plane at 100, 1,000 and 5,000
+# sidecar streams ($(BENCH_OUT)/operator.json), then the client and sidecar
+# figures. Run on
 # an otherwise idle machine. bench-smoke: a second per point, to show the
 # harness works (CI runs it); its figures mean nothing.
 BENCH_OUT ?= $(BUILD_DIR)/bench-results
@@ -77,12 +79,14 @@ bench: deps build testenv
 	@hack/testenv status --dir $(TESTENV_DIR) >/dev/null 2>&1 || hack/testenv up --dir $(TESTENV_DIR)
 	@mkdir -p $(BENCH_OUT)
 	bench/proxy/run.py --build $(BUILD_DIR) --testenv $(TESTENV_DIR) --json $(BENCH_OUT)/proxy.json
+	bench/operator/run.py --build $(BUILD_DIR) --testenv $(TESTENV_DIR) --json $(BENCH_OUT)/operator.json
 	$(BUILD_DIR)/bench/kube_client_bench
 	$(BUILD_DIR)/bench/sidecar_bench
 
 bench-smoke: deps build testenv
 	@hack/testenv status --dir $(TESTENV_DIR) >/dev/null 2>&1 || hack/testenv up --dir $(TESTENV_DIR)
 	bench/proxy/run.py --smoke --build $(BUILD_DIR) --testenv $(TESTENV_DIR)
+	bench/operator/run.py --smoke --build $(BUILD_DIR) --testenv $(TESTENV_DIR)
 
 format:
 	clang-format -i $(SOURCES)

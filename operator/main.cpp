@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
        "health, readiness and metrics, default 0.0.0.0:8080")
       ("identity", po::value(&o.identity)->value_name("NAME"),
        "Lease holder identity (default: host name and pid)")
+      ("max-stream-connections",
+       po::value(&o.max_stream_connections)->value_name("N"),
+       "routing-stream connections served at once (default: from the "
+       "descriptor limit, a third of it less a reserve)")
       ("no-leader-election", po::bool_switch(&no_leader_election),
        "write status without holding the Lease (one replica only)")
       ("log-format", po::value(&o.log_format)->value_name("json|text"),

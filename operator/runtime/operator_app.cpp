@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #include "common/kube/leader_elector.hpp"
 #include "common/kube/rest_client.hpp"
 #include "common/tls/certificate_authority.hpp"
+#include "common/util/descriptor_limit.hpp"
 #include "common/util/text_file.hpp"
 #include "common/version/build_info.hpp"
 #include "operator/auth/token_review_authenticator.hpp"
@@ -236,6 +238,17 @@ int run_operator(const operator_options& options, std::ostream& err) {
   front_config.address = options.grpc_address;
   front_config.port = options.grpc_port;
   front_config.backend_socket = socket_path;
+  // A sidecar's stream holds three descriptors here (its TLS connection,
+  // the relay's to the gRPC server, the gRPC server's end); the rest of the
+  // operator (informers, webhook, admin, files) keeps a reserve of 256.
+  // A fixed 1,024 left 5,000 sidecars' streams waiting in the backlog.
+  const std::size_t fds = util::raise_descriptor_limit();
+  front_config.limits.max_connections =
+      options.max_stream_connections != 0
+          ? options.max_stream_connections
+          : std::max<std::size_t>(64, (fds > 512 ? fds - 256 : fds / 2) / 3);
+  spdlog::info("routing stream: up to {} connections ({} descriptors)",
+               front_config.limits.max_connections, fds);
   auto bound =
       tls_front::bind(io.get_executor(), grpc_certificates, front_config);
   if (!bound) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -24,6 +25,9 @@ struct operator_options {
   std::uint16_t admin_port = 8080;
   std::string identity;  // Lease holder; default: the host name
   bool leader_election = true;
+  // Routing-stream connections served at once; 0: from the descriptor
+  // limit (each stream holds three: TLS, the relay to gRPC, gRPC's end).
+  std::size_t max_stream_connections = 0;
   std::string log_format = "text";
   std::string log_level = "info";
 };

@@ -15,11 +15,11 @@
 #include <nlohmann/json.hpp>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include "common/routing/placement_index.hpp"
 #include "common/routing/table_json.hpp"
 #include "common/tls/self_signed.hpp"
+#include "common/util/descriptor_limit.hpp"
 #include "sidecar/admin/admin_server.hpp"
 #include "sidecar/metrics/sidecar_metrics.hpp"
 #include "sidecar/pod_files/pod_files.hpp"
@@ -54,19 +54,6 @@ int select_http11(SSL* /*ssl*/, const unsigned char** out,
     i += 1 + len;
   }
   return SSL_TLSEXT_ERR_NOACK;
-}
-
-// Each proxied request can hold a client and an upstream descriptor, so the
-// soft limit (often 1,024) is raised to the hard one, as Go programs do.
-std::size_t raise_descriptor_limit() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
-  if (lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-  }
-  return static_cast<std::size_t>(lim.rlim_cur);
 }
 
 std::string pod_namespace(const sidecar_options& options) {
@@ -124,7 +111,8 @@ std::unique_ptr<routes_subscription> make_subscription(
 
 int run_sidecar(const sidecar_options& options, std::ostream& err) {
   spdlog::set_level(spdlog::level::from_str(options.log_level));
-  const std::size_t fds = raise_descriptor_limit();
+  // Each proxied request can hold a client and an upstream descriptor.
+  const std::size_t fds = util::raise_descriptor_limit();
   const std::size_t max_connections =
       options.max_connections != 0
           ? options.max_connections
