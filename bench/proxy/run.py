@@ -126,6 +126,8 @@ class Process:
             if self.proc.poll() is not None:
                 raise BenchError(f"{name} exited during start-up:\n{text[-2000:]}")
             if time.time() > deadline:
+                # Not yet in the caller's list of processes to stop.
+                self.stop()
                 raise BenchError(f"{name} did not start in {timeout}s:\n{text[-2000:]}")
             time.sleep(0.05)
 
@@ -395,7 +397,11 @@ def start_path(path, upstream, work, tool, sidecar_bin, cpu):
                            "--token-file", upstream["token_file"]], log, cpu, env=env)
     else:
         raise BenchError(f"unknown path {path}")
-    wait_port(port)
+    try:
+        wait_port(port)
+    except BenchError:
+        p.stop()
+        raise
     return p, port, f"{work}/ca.crt", "localhost"
 
 
