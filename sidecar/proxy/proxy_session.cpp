@@ -461,8 +461,12 @@ asio::awaitable<proxy_session_impl::outcome> proxy_session_impl::handle(
   const bool fan_out_rules =
       std::any_of(table->rules.begin(), table->rules.end(),
                   [](const routing::rule& r) { return r.fan_out.has_value(); });
-  rs.learn_placements =
-      label_rules && routing::placement_ambiguous(*table, *info);
+  // Only lists and watches teach placements (learn_begin); the extra
+  // match() it costs stays off every other request.
+  rs.learn_placements = label_rules &&
+                        (info->kind == routing::verb::list ||
+                         info->kind == routing::verb::watch) &&
+                        routing::placement_ambiguous(*table, *info);
   const bool translate = fan_out_rules && is_write(info->kind) &&
                          fanout::is_translatable(rs.content_type);
   const bool inspect_body =
